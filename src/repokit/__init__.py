@@ -1,0 +1,109 @@
+"""repokit: backend-agnostic async domain repositories.
+
+The same repositories and scopes run on PostgreSQL, SQLite and MongoDB,
+chosen when the :class:`Database` is constructed; one contract suite
+(:mod:`repokit.testing`) proves every backend behaves identically.
+"""
+
+from repokit.backend import Backend, BackendSession, Select
+from repokit.capabilities import Capabilities
+from repokit.conditions import FALSE, TRUE, Column, Condition, Order, and_, not_, or_
+from repokit.database import Database, Session
+from repokit.errors import (
+    BackendNotInstalled,
+    BackendUnavailable,
+    ConcurrentModification,
+    EntityAlreadyExists,
+    EntityNotFound,
+    IntegrityViolation,
+    InvalidCursor,
+    InvalidQuery,
+    InvalidTableDefinition,
+    InvalidValue,
+    RepositoryError,
+    ScopeViolation,
+    TransactionAborted,
+    TransactionConflict,
+    UnsupportedOperation,
+)
+from repokit.pagination import CursorPagination, OffsetPagination, Page, Pagination
+from repokit.registry import register_backend
+from repokit.repository import Repository
+from repokit.scope import GlobalScope, ScopeArg, SearchScope
+from repokit.states import OptionalState, TriState, UpdaterSpec
+from repokit.tables import Index, StatusMarker, Table, TimestampMarker, Unique
+from repokit.types import MaxLength, Numeric
+from repokit.utilities import (
+    BatchPurger,
+    BatchQuerier,
+    BatchUpdater,
+    Creator,
+    Deleted,
+    Deleter,
+    Purger,
+    Querier,
+    Updater,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FALSE",
+    "TRUE",
+    "Backend",
+    "BackendNotInstalled",
+    "BackendSession",
+    "BackendUnavailable",
+    "BatchPurger",
+    "BatchQuerier",
+    "BatchUpdater",
+    "Capabilities",
+    "Column",
+    "ConcurrentModification",
+    "Condition",
+    "Creator",
+    "CursorPagination",
+    "Database",
+    "Deleted",
+    "Deleter",
+    "EntityAlreadyExists",
+    "EntityNotFound",
+    "GlobalScope",
+    "Index",
+    "IntegrityViolation",
+    "InvalidCursor",
+    "InvalidQuery",
+    "InvalidTableDefinition",
+    "InvalidValue",
+    "MaxLength",
+    "Numeric",
+    "OffsetPagination",
+    "OptionalState",
+    "Order",
+    "Page",
+    "Pagination",
+    "Purger",
+    "Querier",
+    "Repository",
+    "RepositoryError",
+    "ScopeArg",
+    "ScopeViolation",
+    "SearchScope",
+    "Select",
+    "Session",
+    "StatusMarker",
+    "Table",
+    "TimestampMarker",
+    "TransactionAborted",
+    "TransactionConflict",
+    "TriState",
+    "Unique",
+    "UnsupportedOperation",
+    "Updater",
+    "UpdaterSpec",
+    "__version__",
+    "and_",
+    "not_",
+    "or_",
+    "register_backend",
+]

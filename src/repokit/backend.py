@@ -1,0 +1,135 @@
+"""The backend SPI: the small, primitive interface every backend implements.
+
+Everything above this line is policy and lives in core, once: value rules,
+scopes, soft delete, versions, keyset pagination and cursors are already
+folded into normalised rows and condition trees when they reach a backend.
+A backend only translates :mod:`repokit.conditions` into its native query,
+maps types, runs I/O and maps its errors onto :mod:`repokit.errors`.
+
+Rows are ``dict`` s of storage-normal values keyed by field name
+(:mod:`repokit.values`), including casefolded shadow fields. A backend must
+return the same normal forms it was given (aware UTC datetimes, quantised
+``Decimal`` s, ``uuid.UUID`` s, enum *values*).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Self
+
+from repokit.capabilities import Capabilities
+from repokit.conditions import Condition, Order
+from repokit.tables import Row, Table
+
+__all__ = ["Backend", "BackendSession", "Select"]
+
+
+@dataclass(frozen=True, slots=True)
+class Select:
+    """A read: rows of ``table`` matching ``where``, sorted, optionally sliced.
+
+    ``orders`` is total (core appends the primary key). ``limit`` ``None``
+    means no limit.
+    """
+
+    table: Table[Any]
+    where: Condition
+    orders: tuple[Order, ...] = ()
+    limit: int | None = None
+    offset: int = 0
+
+
+class BackendSession(ABC):
+    """One transaction on a backend: read-write, or read-only.
+
+    Sessions are opened by :meth:`Backend.open_session` already begun and are
+    ended by exactly one call to :meth:`commit` or :meth:`rollback`, which
+    also releases their connection. Errors are raised as
+    :mod:`repokit.errors` exceptions, chained to the driver's.
+    """
+
+    def __init__(self, *, read_only: bool) -> None:
+        self.read_only = read_only
+
+    @abstractmethod
+    async def insert(self, table: Table[Any], rows: Sequence[Row]) -> None:
+        """Insert complete rows; raise ``EntityAlreadyExists`` on a key collision."""
+
+    @abstractmethod
+    async def select(self, query: Select) -> list[Row]:
+        """Return the matching rows in order."""
+
+    @abstractmethod
+    async def count(self, table: Table[Any], where: Condition) -> int:
+        """Count the matching rows."""
+
+    async def select_page(self, query: Select, *, with_count: bool) -> tuple[list[Row], int | None]:
+        """A page and, if asked, the count of all rows matching ``query.where``.
+
+        Both come from the same transaction. Backends may override this to
+        fetch both in fewer round trips.
+        """
+        rows = await self.select(query)
+        total = await self.count(query.table, query.where) if with_count else None
+        return rows, total
+
+    @abstractmethod
+    async def update(
+        self,
+        table: Table[Any],
+        where: Condition,
+        values: Mapping[str, Any],
+        *,
+        increment: Sequence[str] = (),
+    ) -> int:
+        """Set ``values`` (and add 1 to each ``increment`` field) on matching rows.
+
+        Returns the number of matched rows. Raises ``EntityAlreadyExists`` on
+        a unique key collision.
+        """
+
+    @abstractmethod
+    async def delete(self, table: Table[Any], where: Condition) -> int:
+        """Remove the matching rows; return how many."""
+
+    @abstractmethod
+    async def commit(self) -> None:
+        """Make the session's writes visible and release it."""
+
+    @abstractmethod
+    async def rollback(self) -> None:
+        """Discard the session's writes and release it; never raises for a dead connection."""
+
+
+class Backend(ABC):
+    """A database a :class:`~repokit.Database` runs on.
+
+    A backend registers its URL schemes in the ``repokit.backends``
+    entry-point group (``scheme = "package.module:BackendClass"``) and is
+    built from a URL by :meth:`connect`.
+    """
+
+    capabilities: Capabilities = Capabilities()
+
+    @classmethod
+    @abstractmethod
+    async def connect(cls, url: str, **options: Any) -> Self:
+        """Build a backend for *url*; raise ``BackendUnavailable`` if unreachable."""
+
+    @abstractmethod
+    async def create_tables(self, tables: Sequence[Table[Any]]) -> None:
+        """Create the tables with their indexes and constraints (existing ones are kept)."""
+
+    @abstractmethod
+    async def drop_tables(self, tables: Sequence[Table[Any]]) -> None:
+        """Drop the tables and everything in them (missing ones are ignored)."""
+
+    @abstractmethod
+    async def open_session(self, *, read_only: bool) -> BackendSession:
+        """Begin a transaction; read-only sessions refuse writes."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release every connection; the backend is unusable afterwards."""

@@ -1,0 +1,58 @@
+"""Capabilities: what a backend can do, as documented data.
+
+Core reads them at run time (to chunk batches, to refuse what a backend
+cannot do) and the contract suite reads them to gate tests, skipping with the
+field's documentation as the reason. Nothing in core or in the suite ever
+branches on a backend's name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+__all__ = ["Capabilities", "describe"]
+
+
+def _doc(text: str) -> dict[str, str]:
+    return {"doc": text}
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """The optional features of one backend; every field is documented."""
+
+    transactions: bool = field(
+        default=True,
+        metadata=_doc(
+            "writes in one session commit or roll back together (a standalone "
+            "MongoDB server has no multi-document transactions)"
+        ),
+    )
+    max_ids_per_statement: int = field(
+        default=10_000,
+        metadata=_doc(
+            "the most primary keys core puts in one statement; larger id lists "
+            "are split into chunks inside the same transaction"
+        ),
+    )
+    persistent: bool = field(
+        default=True,
+        metadata=_doc("data outlives the process: a new connection sees what was committed"),
+    )
+    concurrent_sessions: bool = field(
+        default=True,
+        metadata=_doc("several sessions may be open at once on one Database"),
+    )
+
+    def __post_init__(self) -> None:
+        if self.max_ids_per_statement < 1:
+            raise ValueError("max_ids_per_statement must be at least 1")
+
+
+def describe(name: str) -> str:
+    """The documentation of capability *name* (the reason a gated test skips)."""
+    for f in dataclasses.fields(Capabilities):
+        if f.name == name:
+            return f"backend lacks capability {name!r}: {f.metadata['doc']}"
+    raise KeyError(f"unknown capability {name!r}")

@@ -1,0 +1,451 @@
+"""The condition tree and sort orders: immutable, backend-neutral, type-checked.
+
+Conditions are built from a table's field references (``items.c.name == "x"``)
+and combined with ``&``, ``|`` and ``~`` (or :func:`and_`, :func:`or_`,
+:func:`not_`). Every operand is checked against the field's type and brought
+to its storage-normal form (:mod:`repokit.values`) when the condition is
+built, so a mistake raises :class:`~repokit.errors.InvalidQuery` before any
+I/O.
+
+Semantics are two-valued (CONTRACT §3): every predicate is true or false for
+every entity. Construction already settles what can be settled in one place:
+
+* ``f == None`` / ``f != None`` become :class:`IsNull` / ``~IsNull``;
+* ``f.in_([])`` is :data:`FALSE`, ``f.not_in([])`` is :data:`TRUE`, and a
+  ``None`` among the values becomes ``In(...) | IsNull(...)``, so an
+  :class:`In` node never holds ``None`` and is never empty;
+* ``not_in`` is ``~in_`` exactly;
+* an operand finer than the stored precision (a datetime with microseconds,
+  a decimal with more digits than the scale) is rewritten into the
+  equivalent comparison on the stored grid (``f < 12:00:00.0005`` becomes
+  ``f <= 12:00:00.000``) because stored values never have finer parts;
+* ``ignore_case=True`` becomes the same operation on the field's casefolded
+  shadow with a casefolded operand (CONTRACT §4).
+
+Backends therefore translate only :class:`Const`, :class:`Compare`,
+:class:`In`, :class:`IsNull`, :class:`Match`, :class:`And`, :class:`Or` and
+:class:`Not`, each to a never-unknown native predicate.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any, NoReturn
+
+from repokit.errors import InvalidQuery
+from repokit.types import FieldType, Kind
+from repokit.values import Rejected, converter, floor_datetime
+
+__all__ = [
+    "FALSE",
+    "TRUE",
+    "And",
+    "Column",
+    "Compare",
+    "Condition",
+    "Const",
+    "In",
+    "IsNull",
+    "Match",
+    "MatchKind",
+    "Not",
+    "Op",
+    "Or",
+    "Order",
+    "and_",
+    "not_",
+    "or_",
+]
+
+
+class Op(enum.Enum):
+    """Comparison operators."""
+
+    EQ = "=="
+    NE = "!="
+    LT = "<"
+    LE = "<="
+    GT = ">"
+    GE = ">="
+
+
+class MatchKind(enum.Enum):
+    """Literal, case-sensitive text matching operators."""
+
+    CONTAINS = "contains"
+    STARTSWITH = "startswith"
+    ENDSWITH = "endswith"
+
+
+class Condition:
+    """Base of every condition node; combine with ``&``, ``|`` and ``~``."""
+
+    __slots__ = ()
+
+    def __and__(self, other: Condition) -> Condition:
+        return and_(self, other)
+
+    def __or__(self, other: Condition) -> Condition:
+        return or_(self, other)
+
+    def __invert__(self) -> Condition:
+        return not_(self)
+
+    def __bool__(self) -> NoReturn:
+        raise TypeError(
+            "a condition has no truth value; combine conditions with &, | and ~, "
+            "not with 'and', 'or' and 'not'"
+        )
+
+    def fields(self) -> Iterator[tuple[str, str]]:
+        """Yield ``(table, field)`` for every field the condition reads."""
+        return iter(())
+
+
+@dataclass(frozen=True, slots=True, eq=True)
+class Const(Condition):
+    """A constant: true for every entity, or for none."""
+
+    value: bool
+
+    def __repr__(self) -> str:
+        return "TRUE" if self.value else "FALSE"
+
+
+TRUE = Const(True)
+FALSE = Const(False)
+
+
+@dataclass(frozen=True, slots=True)
+class Compare(Condition):
+    """``field <op> value``; ``value`` is never ``None`` and already normalised.
+
+    ``NE`` matches nulls; the other operators never match null.
+    """
+
+    table: str
+    field: str
+    op: Op
+    value: Any
+
+    def fields(self) -> Iterator[tuple[str, str]]:
+        yield self.table, self.field
+
+
+@dataclass(frozen=True, slots=True)
+class In(Condition):
+    """``field`` equals one of ``values`` (non-empty, no ``None``, normalised)."""
+
+    table: str
+    field: str
+    values: tuple[Any, ...]
+
+    def fields(self) -> Iterator[tuple[str, str]]:
+        yield self.table, self.field
+
+
+@dataclass(frozen=True, slots=True)
+class IsNull(Condition):
+    """``field`` is null (``None``, or missing in a document)."""
+
+    table: str
+    field: str
+
+    def fields(self) -> Iterator[tuple[str, str]]:
+        yield self.table, self.field
+
+
+@dataclass(frozen=True, slots=True)
+class Match(Condition):
+    """Literal, case-sensitive substring / prefix / suffix match; never matches null."""
+
+    table: str
+    field: str
+    kind: MatchKind
+    pattern: str
+
+    def fields(self) -> Iterator[tuple[str, str]]:
+        yield self.table, self.field
+
+
+@dataclass(frozen=True, slots=True)
+class And(Condition):
+    """All of ``items`` (two or more)."""
+
+    items: tuple[Condition, ...]
+
+    def fields(self) -> Iterator[tuple[str, str]]:
+        for item in self.items:
+            yield from item.fields()
+
+
+@dataclass(frozen=True, slots=True)
+class Or(Condition):
+    """Any of ``items`` (two or more)."""
+
+    items: tuple[Condition, ...]
+
+    def fields(self) -> Iterator[tuple[str, str]]:
+        for item in self.items:
+            yield from item.fields()
+
+
+@dataclass(frozen=True, slots=True)
+class Not(Condition):
+    """The exact complement of ``item``."""
+
+    item: Condition
+
+    def fields(self) -> Iterator[tuple[str, str]]:
+        return self.item.fields()
+
+
+def _check(condition: Any) -> Condition:
+    if not isinstance(condition, Condition):
+        raise InvalidQuery(f"expected a condition, got {condition!r}")
+    return condition
+
+
+def and_(*conditions: Condition) -> Condition:
+    """All of *conditions*; ``and_()`` is :data:`TRUE`."""
+    items: list[Condition] = []
+    for condition in map(_check, conditions):
+        if isinstance(condition, Const):
+            if not condition.value:
+                return FALSE
+            continue
+        items.extend(condition.items if isinstance(condition, And) else (condition,))
+    if not items:
+        return TRUE
+    return items[0] if len(items) == 1 else And(tuple(items))
+
+
+def or_(*conditions: Condition) -> Condition:
+    """Any of *conditions*; ``or_()`` is :data:`FALSE`."""
+    items: list[Condition] = []
+    for condition in map(_check, conditions):
+        if isinstance(condition, Const):
+            if condition.value:
+                return TRUE
+            continue
+        items.extend(condition.items if isinstance(condition, Or) else (condition,))
+    if not items:
+        return FALSE
+    return items[0] if len(items) == 1 else Or(tuple(items))
+
+
+def not_(condition: Condition) -> Condition:
+    """The exact complement of *condition*."""
+    condition = _check(condition)
+    if isinstance(condition, Const):
+        return FALSE if condition.value else TRUE
+    if isinstance(condition, Not):
+        return condition.item
+    return Not(condition)
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """Sort by ``field``, ascending unless ``descending``. ``None`` sorts first ascending."""
+
+    table: str
+    field: str
+    descending: bool = False
+
+
+class Column:
+    """A reference to one field of a table: the building block of conditions.
+
+    Obtained from ``table.c.<field>``; comparison operators build conditions.
+    """
+
+    __slots__ = ("_convert", "entity", "name", "shadow", "table", "type")
+
+    def __init__(
+        self, table: str, entity: str, name: str, ftype: FieldType, shadow: str | None
+    ) -> None:
+        self.table = table
+        self.entity = entity
+        self.name = name
+        self.type = ftype
+        #: The casefolded shadow field when the field is matched ignoring case.
+        self.shadow = shadow
+        # Operands may be longer than max_length: they simply match nothing.
+        self._convert = converter(replace(ftype, max_length=None))
+
+    def __repr__(self) -> str:
+        return f"{self.table}.c.{self.name}"
+
+    __hash__ = object.__hash__
+
+    # -- operands ---------------------------------------------------------------------------
+
+    def _fail(self, value: Any, reason: str) -> NoReturn:
+        raise InvalidQuery(f"{self.entity}.{self.name}: invalid operand {value!r}: {reason}")
+
+    def _operand(self, value: Any) -> Any:
+        if value is None:
+            self._fail(value, "None is only allowed with ==, != and in_")
+        if self.type.kind is Kind.JSON:
+            self._fail(value, "JSON fields can only be tested for null")
+        if self.type.kind is Kind.DATETIME:
+            if not isinstance(value, datetime) or value.utcoffset() is None:
+                self._fail(value, "expected a timezone-aware datetime")
+            try:
+                return value.astimezone(UTC)
+            except OverflowError:
+                self._fail(value, "out of range once converted to UTC")
+        if self.type.kind is Kind.DECIMAL and isinstance(value, Decimal | int):
+            if isinstance(value, bool):
+                self._fail(value, "expected Decimal, got bool")
+            return Decimal(value)
+        try:
+            return self._convert(value)
+        except Rejected as exc:
+            self._fail(value, str(exc))
+
+    def _on_grid(self, value: Any) -> tuple[Any, bool]:
+        """Floor a normalised operand onto the stored grid; say whether it was exact."""
+        kind = self.type.kind
+        if kind is Kind.DATETIME:
+            floored = floor_datetime(value)
+            return floored, floored == value
+        if kind is Kind.DECIMAL:
+            assert self.type.scale is not None and self.type.precision is not None
+            if not value.is_finite():
+                self._fail(value, "NaN and infinities are not allowed")
+            limit = Decimal(10) ** (self.type.precision - self.type.scale)
+            if abs(value) >= limit:
+                self._fail(
+                    value, f"outside NUMERIC({self.type.precision}, {self.type.scale})"
+                )
+            floored = value.quantize(Decimal(1).scaleb(-self.type.scale), rounding=ROUND_FLOOR)
+            return floored + Decimal(0), floored == value
+        return value, True
+
+    def _compare(self, op: Op, value: Any) -> Condition:
+        if op not in (Op.EQ, Op.NE) and not self.type.ordered:
+            self._fail(value, f"{op.value} needs an ordered type")
+        value, exact = self._on_grid(self._operand(value))
+        if not exact:
+            # No stored value lies strictly between the floor and the operand.
+            if op is Op.EQ:
+                return FALSE
+            if op is Op.NE:
+                return TRUE
+            op = {Op.LT: Op.LE, Op.GE: Op.GT}.get(op, op)
+        return Compare(self.table, self.name, op, value)
+
+    # -- comparisons ------------------------------------------------------------------------
+
+    def __eq__(self, value: object) -> Condition:  # type: ignore[override]
+        if value is None:
+            return self.is_null()
+        return self._compare(Op.EQ, value)
+
+    def __ne__(self, value: object) -> Condition:  # type: ignore[override]
+        if value is None:
+            return self.is_not_null()
+        return self._compare(Op.NE, value)
+
+    def __lt__(self, value: Any) -> Condition:
+        return self._compare(Op.LT, value)
+
+    def __le__(self, value: Any) -> Condition:
+        return self._compare(Op.LE, value)
+
+    def __gt__(self, value: Any) -> Condition:
+        return self._compare(Op.GT, value)
+
+    def __ge__(self, value: Any) -> Condition:
+        return self._compare(Op.GE, value)
+
+    def is_null(self) -> Condition:
+        """The field is null."""
+        return IsNull(self.table, self.name)
+
+    def is_not_null(self) -> Condition:
+        """The field is not null."""
+        return Not(IsNull(self.table, self.name))
+
+    def in_(self, values: Iterable[Any]) -> Condition:
+        """The field equals one of *values*; matches null only if ``None`` is among them."""
+        if isinstance(values, str | bytes):
+            raise InvalidQuery(f"{self.entity}.{self.name}: in_() takes a collection, not a string")
+        seen: dict[Any, None] = {}
+        with_null = False
+        for value in values:
+            if value is None:
+                with_null = True
+                continue
+            normal, exact = self._on_grid(self._operand(value))
+            if exact:
+                seen.setdefault(normal, None)
+        parts: list[Condition] = []
+        if seen:
+            parts.append(In(self.table, self.name, tuple(seen)))
+        if with_null:
+            parts.append(self.is_null())
+        return or_(*parts)
+
+    def not_in(self, values: Iterable[Any]) -> Condition:
+        """The exact complement of :meth:`in_`: matches null unless ``None`` is among *values*."""
+        return not_(self.in_(values))
+
+    def eq(self, value: Any, *, ignore_case: bool = False) -> Condition:
+        """``==``, optionally comparing casefolded text (CONTRACT §4)."""
+        if not ignore_case:
+            return self.__eq__(value)
+        if value is None:
+            return self.is_null()
+        return Compare(self.table, self._shadow(value), Op.EQ, self._fold(value))
+
+    # -- text -------------------------------------------------------------------------------
+
+    def _shadow(self, value: Any) -> str:
+        if self.shadow is None:
+            self._fail(value, "ignore_case needs the field listed in the table's ignore_case")
+        return self.shadow
+
+    def _fold(self, value: Any) -> str:
+        if not self.type.textual:
+            self._fail(value, "text matching needs a str field")
+        return str(self._operand(value)).casefold()
+
+    def _match(self, kind: MatchKind, value: Any, ignore_case: bool) -> Condition:
+        if not self.type.textual:
+            self._fail(value, f"{kind.value} needs a str field")
+        if ignore_case:
+            return Match(self.table, self._shadow(value), kind, self._fold(value))
+        return Match(self.table, self.name, kind, self._operand(value))
+
+    def contains(self, value: str, *, ignore_case: bool = False) -> Condition:
+        """The field contains *value* literally; never matches null."""
+        return self._match(MatchKind.CONTAINS, value, ignore_case)
+
+    def startswith(self, value: str, *, ignore_case: bool = False) -> Condition:
+        """The field starts with *value* literally; never matches null."""
+        return self._match(MatchKind.STARTSWITH, value, ignore_case)
+
+    def endswith(self, value: str, *, ignore_case: bool = False) -> Condition:
+        """The field ends with *value* literally; never matches null."""
+        return self._match(MatchKind.ENDSWITH, value, ignore_case)
+
+    # -- orders -----------------------------------------------------------------------------
+
+    def asc(self) -> Order:
+        """Ascending order (``None`` first)."""
+        return self._order(False)
+
+    def desc(self) -> Order:
+        """Descending order (``None`` last)."""
+        return self._order(True)
+
+    def _order(self, descending: bool) -> Order:
+        if not self.type.ordered:
+            raise InvalidQuery(f"{self.entity}.{self.name}: cannot sort by a JSON field")
+        return Order(self.table, self.name, descending)

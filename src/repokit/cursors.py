@@ -1,0 +1,190 @@
+"""Cursors and keyset conditions (CONTRACT §10).
+
+A cursor is ``base64url(version | mac | payload)`` where the payload holds a
+fingerprint of the query it belongs to (table, filter, scope, soft-delete
+view and order) and the sort-key values of one entity. The MAC (keyed
+BLAKE2b) makes any change detectable; the fingerprint makes a cursor from
+another query fail with a clear message. A forged cursor could only choose a
+position inside the caller's own filtered, scoped set: scope and filters are
+always applied by the server-side condition, never taken from a cursor.
+
+Keyset conditions are built here once for every backend: null-safe under the
+ordering of CONTRACT §5 (``None`` smallest), with the primary key as the
+final tie-breaker.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from uuid import UUID
+
+from repokit.conditions import FALSE, Compare, Condition, IsNull, Op, Order, and_, not_, or_
+from repokit.errors import InvalidCursor
+from repokit.tables import Row, Table
+from repokit.types import FieldType, Kind
+
+__all__ = ["CursorCodec", "fingerprint", "keyset_after"]
+
+_VERSION = b"\x01"
+_MAC_SIZE = 16
+_FINGERPRINT_SIZE = 12
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: The default key: cursors are tamper-evident; set your own key to make them unforgeable.
+DEFAULT_KEY = b"repokit cursor v1"
+
+
+def fingerprint(table: Table[Any], where: Condition, orders: Sequence[Order]) -> bytes:
+    """What a cursor is bound to: the table, the full filter and the order."""
+    text = repr((table.name, where, tuple(orders)))
+    return hashlib.blake2b(text.encode(), digest_size=_FINGERPRINT_SIZE).digest()
+
+
+def _encode(ftype: FieldType, value: Any) -> Any:
+    if value is None:
+        return None
+    kind = ftype.kind
+    if kind is Kind.DECIMAL:
+        return str(value)
+    if kind is Kind.DATETIME:
+        return (value - _EPOCH) // timedelta(milliseconds=1)
+    if kind is Kind.DATE:
+        return value.isoformat()
+    if kind is Kind.UUID:
+        return value.hex
+    return value
+
+
+_DECODE_TYPES: dict[Kind, type | tuple[type, ...]] = {
+    Kind.STR: str,
+    Kind.INT: int,
+    Kind.FLOAT: (float, int),
+    Kind.BOOL: bool,
+    Kind.DECIMAL: str,
+    Kind.DATETIME: int,
+    Kind.DATE: str,
+    Kind.UUID: str,
+}
+
+
+def _decode(ftype: FieldType, raw: Any) -> Any:
+    if raw is None:
+        return None
+    kind = ftype.kind
+    if kind is Kind.ENUM:
+        assert ftype.enum is not None
+        return ftype.enum(raw).value
+    expected = _DECODE_TYPES[kind]
+    if not isinstance(raw, expected) or (kind is not Kind.BOOL and isinstance(raw, bool)):
+        raise ValueError(f"expected {kind.value}")
+    if kind is Kind.DECIMAL:
+        return Decimal(raw)
+    if kind is Kind.DATETIME:
+        return _EPOCH + timedelta(milliseconds=raw)
+    if kind is Kind.DATE:
+        return date.fromisoformat(raw)
+    if kind is Kind.UUID:
+        return UUID(hex=raw)
+    if kind is Kind.FLOAT:
+        return float(raw)
+    return raw
+
+
+class CursorCodec:
+    """Encodes and decodes the cursors of one :class:`~repokit.Database`."""
+
+    def __init__(self, key: bytes = DEFAULT_KEY) -> None:
+        if not isinstance(key, bytes) or not key:
+            raise ValueError("a cursor key must be non-empty bytes")
+        self._key = hashlib.blake2b(key, digest_size=32).digest()
+
+    def _mac(self, payload: bytes) -> bytes:
+        return hmac.new(self._key, _VERSION + payload, hashlib.blake2b).digest()[:_MAC_SIZE]
+
+    def encode(
+        self, table: Table[Any], orders: Sequence[Order], bound_to: bytes, row: Row
+    ) -> str:
+        """The cursor of *row* in a query with fingerprint *bound_to*."""
+        values = [_encode(table.fields[o.field].type, row.get(o.field)) for o in orders]
+        payload = bound_to + json.dumps(values, separators=(",", ":")).encode()
+        token = _VERSION + self._mac(payload) + payload
+        return base64.urlsafe_b64encode(token).decode().rstrip("=")
+
+    def decode(
+        self, cursor: str, table: Table[Any], orders: Sequence[Order], bound_to: bytes
+    ) -> list[Any]:
+        """The sort-key values carried by *cursor*.
+
+        Raises:
+            InvalidCursor: malformed, truncated, tampered with, from another
+                version, or from another query, scope or order.
+        """
+        if not isinstance(cursor, str):
+            raise InvalidCursor(f"a cursor is a string, got {type(cursor).__name__}")
+        try:
+            token = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        except (binascii.Error, ValueError):
+            raise InvalidCursor("malformed cursor: not base64url") from None
+        if len(token) < 1 + _MAC_SIZE + _FINGERPRINT_SIZE:
+            raise InvalidCursor("malformed cursor: truncated")
+        if token[:1] != _VERSION:
+            raise InvalidCursor("cursor from an unsupported version")
+        mac, payload = token[1 : 1 + _MAC_SIZE], token[1 + _MAC_SIZE :]
+        if not hmac.compare_digest(mac, self._mac(payload)):
+            raise InvalidCursor("cursor was tampered with or truncated")
+        if payload[:_FINGERPRINT_SIZE] != bound_to:
+            raise InvalidCursor("cursor belongs to another query (filter, scope or order differ)")
+        try:
+            raw = json.loads(payload[_FINGERPRINT_SIZE:])
+            if not isinstance(raw, list) or len(raw) != len(orders):
+                raise ValueError("wrong number of values")
+            return [
+                _decode(table.fields[o.field].type, value)
+                for o, value in zip(orders, raw, strict=True)
+            ]
+        except (ValueError, TypeError, KeyError, InvalidOperation, OverflowError) as exc:
+            raise InvalidCursor(f"malformed cursor: {exc}") from None
+
+
+def _beyond(order: Order, value: Any) -> Condition:
+    """Entities strictly after *value* in *order* (``None`` is the smallest value)."""
+    is_null = IsNull(order.table, order.field)
+    if not order.descending:
+        if value is None:
+            return not_(is_null)
+        return Compare(order.table, order.field, Op.GT, value)
+    if value is None:
+        return FALSE
+    return or_(Compare(order.table, order.field, Op.LT, value), is_null)
+
+
+def _same(order: Order, value: Any) -> Condition:
+    if value is None:
+        return IsNull(order.table, order.field)
+    return Compare(order.table, order.field, Op.EQ, value)
+
+
+def keyset_after(orders: Sequence[Order], values: Sequence[Any]) -> Condition:
+    """Entities strictly after the position *values* in the total order *orders*."""
+    branches = []
+    for i, order in enumerate(orders):
+        prefix = [_same(o, v) for o, v in zip(orders[:i], values[:i], strict=True)]
+        branches.append(and_(*prefix, _beyond(order, values[i])))
+    return or_(*branches)
+
+
+def reverse(orders: Sequence[Order]) -> tuple[Order, ...]:
+    """The same orders, each direction flipped (for backward pages)."""
+    return tuple(Order(o.table, o.field, not o.descending) for o in orders)
+
+
+def sort_values(row: Mapping[str, Any], orders: Sequence[Order]) -> list[Any]:
+    """The sort-key values of *row*."""
+    return [row.get(o.field) for o in orders]

@@ -1,0 +1,110 @@
+"""The reference semantics of conditions and orders, evaluated in Python.
+
+This is the executable form of CONTRACT §3–5 over storage-normal rows: the
+in-memory backend answers every query with it, and core uses it to check a
+scope against the values about to be written (CONTRACT §6). It is written to
+be obviously correct, not fast.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from repokit.conditions import (
+    FALSE,
+    TRUE,
+    And,
+    Compare,
+    Condition,
+    Const,
+    In,
+    IsNull,
+    Match,
+    MatchKind,
+    Not,
+    Op,
+    Or,
+    Order,
+    and_,
+    not_,
+    or_,
+)
+
+__all__ = ["evaluate", "sort_rows", "substitute"]
+
+_COMPARE: dict[Op, Callable[[Any, Any], bool]] = {
+    Op.LT: operator.lt,
+    Op.LE: operator.le,
+    Op.GT: operator.gt,
+    Op.GE: operator.ge,
+}
+_MATCH: dict[MatchKind, Callable[[str, str], bool]] = {
+    MatchKind.CONTAINS: lambda value, pattern: pattern in value,
+    MatchKind.STARTSWITH: str.startswith,
+    MatchKind.ENDSWITH: str.endswith,
+}
+
+
+def evaluate(condition: Condition, row: Mapping[str, Any]) -> bool:
+    """Whether *row* satisfies *condition*; a missing field is ``None``."""
+    if isinstance(condition, Const):
+        return condition.value
+    if isinstance(condition, Compare):
+        value = row.get(condition.field)
+        if condition.op is Op.EQ:
+            return value is not None and bool(value == condition.value)
+        if condition.op is Op.NE:
+            return value is None or bool(value != condition.value)
+        return value is not None and _COMPARE[condition.op](value, condition.value)
+    if isinstance(condition, In):
+        value = row.get(condition.field)
+        return value is not None and value in condition.values
+    if isinstance(condition, IsNull):
+        return row.get(condition.field) is None
+    if isinstance(condition, Match):
+        value = row.get(condition.field)
+        return value is not None and _MATCH[condition.kind](value, condition.pattern)
+    if isinstance(condition, And):
+        return all(evaluate(item, row) for item in condition.items)
+    if isinstance(condition, Or):
+        return any(evaluate(item, row) for item in condition.items)
+    if isinstance(condition, Not):
+        return not evaluate(condition.item, row)
+    raise TypeError(f"unknown condition node {condition!r}")
+
+
+def substitute(condition: Condition, known: Mapping[str, Any]) -> Condition:
+    """Partially evaluate *condition* with the fields in *known* fixed.
+
+    Leaves that read only known fields become :data:`TRUE` / :data:`FALSE`;
+    the rest is kept. Used to check a scope against a batch update's values
+    without reading every entity.
+    """
+    if isinstance(condition, And):
+        return and_(*(substitute(item, known) for item in condition.items))
+    if isinstance(condition, Or):
+        return or_(*(substitute(item, known) for item in condition.items))
+    if isinstance(condition, Not):
+        return not_(substitute(condition.item, known))
+    if isinstance(condition, Const):
+        return condition
+    field = getattr(condition, "field", None)
+    if field in known:
+        return TRUE if evaluate(condition, known) else FALSE
+    return condition
+
+
+def sort_rows(rows: Sequence[Mapping[str, Any]], orders: Sequence[Order]) -> list[Any]:
+    """Sort rows by *orders* (``None`` smallest), last key first, stably."""
+    result = list(rows)
+    for order in reversed(orders):
+        field = order.field
+
+        def key(row: Mapping[str, Any], field: str = field) -> tuple[bool, Any]:
+            value = row.get(field)
+            return (value is not None, value if value is not None else 0)
+
+        result.sort(key=key, reverse=order.descending)
+    return result

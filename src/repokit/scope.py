@@ -1,0 +1,82 @@
+"""Scopes: multi-tenant access control as conditions (CONTRACT §6).
+
+A :class:`SearchScope` is a frozen dataclass that turns into a condition.
+Every operation takes ``scope=``: one scope, several (ORed), or ``None`` for
+explicitly unscoped access. An empty list is a mistake, never "no scope".
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+from repokit.conditions import TRUE, Condition, or_
+from repokit.errors import InvalidQuery
+
+__all__ = ["GlobalScope", "ScopeArg", "SearchScope", "scope_condition"]
+
+
+@dataclass(frozen=True)
+class SearchScope(ABC):
+    """A caller's reach: the entities an operation may see and touch.
+
+    Subclass it as a frozen dataclass and return the condition the scope
+    stands for::
+
+        @dataclass(frozen=True)
+        class DomainScope(SearchScope):
+            domain_name: str
+
+            def to_condition(self) -> Condition:
+                return projects.c.domain_name == self.domain_name
+    """
+
+    @abstractmethod
+    def to_condition(self) -> Condition:
+        """The condition an entity must satisfy to be within this scope."""
+
+
+@dataclass(frozen=True)
+class GlobalScope(SearchScope):
+    """Explicitly everything: for administrators and maintenance jobs."""
+
+    def to_condition(self) -> Condition:
+        return TRUE
+
+
+ScopeArg: TypeAlias = SearchScope | Sequence[SearchScope] | None
+
+
+def scope_condition(scope: ScopeArg, table: Any) -> Condition | None:
+    """The condition of *scope* on *table*; ``None`` when unscoped.
+
+    Raises:
+        InvalidQuery: an empty list of scopes, something that is not a
+            scope, or a scope whose condition reads another table.
+    """
+    if scope is None:
+        return None
+    scopes = [scope] if isinstance(scope, SearchScope) else list(scope)
+    if not scopes:
+        raise InvalidQuery(
+            "an empty list of scopes matches nothing; pass scope=None or GlobalScope() "
+            "for unscoped access"
+        )
+    conditions = []
+    for item in scopes:
+        if not isinstance(item, SearchScope):
+            raise InvalidQuery(f"expected a SearchScope, got {item!r}")
+        condition = item.to_condition()
+        if not isinstance(condition, Condition):
+            raise InvalidQuery(f"{item!r}.to_condition() returned {condition!r}, not a condition")
+        conditions.append(table.check_condition(condition))
+    return or_(*conditions)
+
+
+def scope_list(scope: ScopeArg) -> Sequence[SearchScope]:
+    """The scopes as a list (for messages)."""
+    if scope is None:
+        return ()
+    return [scope] if isinstance(scope, SearchScope) else list(scope)

@@ -1,0 +1,411 @@
+"""Tables: the schema of an entity type, declared once and checked at definition.
+
+A :class:`Table` is built from a frozen dataclass. Field types come from the
+annotations (:mod:`repokit.types`); the declaration names the primary key,
+unique constraints (optionally only among live entities), indexes, a
+soft-delete marker, an optional version field and the fields matched
+ignoring case. A mistake fails here, naming the entity and the field.
+
+The table also owns the conversion between entities and *rows*: plain
+``dict`` s of storage-normal values (:mod:`repokit.values`) keyed by field
+name, which is all a backend ever sees. Rows include the casefolded shadow of
+every ignore-case field, so backends store and index it like any other field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+import typing
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from repokit.conditions import TRUE, Column, Condition, not_
+from repokit.errors import (
+    InvalidQuery,
+    InvalidTableDefinition,
+    InvalidValue,
+    UnsupportedOperation,
+)
+from repokit.types import FieldType, Kind, parse_annotation
+from repokit.values import Rejected, converter, floor_datetime
+
+__all__ = [
+    "SHADOW_SUFFIX",
+    "Columns",
+    "Field",
+    "Index",
+    "Row",
+    "StatusMarker",
+    "Table",
+    "TimestampMarker",
+    "Unique",
+]
+
+T = TypeVar("T")
+Row = dict[str, Any]
+
+#: Suffix of the casefolded shadow of an ignore-case field.
+SHADOW_SUFFIX = "__casefold"
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One stored field.
+
+    Attributes:
+        name: the field (column / document key) name.
+        type: its :class:`~repokit.types.FieldType`.
+        shadow_of: for a casefolded shadow, the field it mirrors; else ``None``.
+    """
+
+    name: str
+    type: FieldType
+    shadow_of: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unique:
+    """A unique key: no two entities share all of ``fields``.
+
+    Entities with ``None`` in any field of the key never collide. With
+    ``among_live=True`` soft-deleted entities never collide either.
+    Backends read :attr:`name` and :attr:`where` (the partial-index predicate,
+    ``None`` when every entity takes part).
+    """
+
+    fields: tuple[str, ...]
+    among_live: bool = False
+    name: str = ""
+    where: Condition | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """A (non-unique) index over ``fields``, in order."""
+
+    fields: tuple[str, ...]
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusMarker:
+    """Soft delete by a status field: ``deleted`` marks, ``restored`` unmarks."""
+
+    field: str
+    deleted: Any
+    restored: Any
+
+
+@dataclass(frozen=True, slots=True)
+class TimestampMarker:
+    """Soft delete by a nullable timestamp: set when deleted, ``None`` when live."""
+
+    field: str = "deleted_at"
+
+
+class Columns:
+    """The field references of a table: ``table.c.name``, or ``table.c["name"]``."""
+
+    def __init__(self, table: str, columns: Mapping[str, Column]) -> None:
+        self.__dict__.update(columns)
+        self._table = table
+        self._columns = dict(columns)
+
+    def __getattr__(self, name: str) -> Column:
+        # Only called for names that are not fields.
+        raise InvalidQuery(f"{self._table} has no field {name!r}")
+
+    def __getitem__(self, name: str) -> Column:
+        try:
+            return self._columns[name]
+        except KeyError:
+            raise InvalidQuery(f"{self._table} has no field {name!r}") from None
+
+    def __iter__(self) -> typing.Iterator[Column]:
+        return iter(self._columns.values())
+
+
+def _constraint_name(prefix: str, table: str, fields: Sequence[str]) -> str:
+    name = f"{prefix}_{table}_{'_'.join(fields)}"
+    if len(name) <= 60:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+    return f"{name[:49]}_{digest}"
+
+
+class Table(Generic[T]):
+    """The schema of one entity type.
+
+    Args:
+        entity: a frozen dataclass whose annotated fields are the stored fields.
+        name: the table / collection name (letters, digits, underscores).
+        primary_key: the field that identifies an entity; never null.
+        unique: unique keys, as tuples of field names or :class:`Unique`.
+        indexes: indexes, as tuples of field names or :class:`Index`.
+        soft_delete: a :class:`StatusMarker` or :class:`TimestampMarker`, or
+            ``None`` for a table whose entities can only be purged.
+        ignore_case: str fields that ``ignore_case=True`` matching may use; each
+            gets a stored, indexed casefolded shadow.
+        version: an int field that every update increments and that
+            ``expected_version`` checks.
+
+    Raises:
+        InvalidTableDefinition: naming the entity and the field at fault.
+    """
+
+    def __init__(
+        self,
+        entity: type[T],
+        name: str,
+        *,
+        primary_key: str,
+        unique: Iterable[Sequence[str] | Unique] = (),
+        indexes: Iterable[Sequence[str] | Index] = (),
+        soft_delete: StatusMarker | TimestampMarker | None = None,
+        ignore_case: Iterable[str] = (),
+        version: str | None = None,
+    ) -> None:
+        ename = getattr(entity, "__name__", repr(entity))
+        self.entity = entity
+        self.entity_name = ename
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise InvalidTableDefinition(f"{ename}: invalid table name {name!r}")
+        self.name = name
+        declared = self._declared_types(entity, ename)
+        self._fail = lambda field, why: InvalidTableDefinition(f"{ename}.{field}: {why}")
+
+        if primary_key not in declared:
+            raise self._fail(primary_key, "the primary key is not a field")
+        pk_type = declared[primary_key]
+        if pk_type.nullable or pk_type.kind in (Kind.JSON, Kind.FLOAT):
+            raise self._fail(primary_key, "the primary key must be a non-null, non-float scalar")
+        self.primary_key = primary_key
+
+        folded = tuple(dict.fromkeys(ignore_case))
+        for field in folded:
+            if field not in declared:
+                raise self._fail(field, "ignore_case names an unknown field")
+            if declared[field].kind is not Kind.STR:
+                raise self._fail(field, "ignore_case applies to str fields only")
+        fields = {n: Field(n, t) for n, t in declared.items()}
+        for field in folded:
+            ftype = declared[field]
+            shadow = field + SHADOW_SUFFIX
+            fields[shadow] = Field(shadow, FieldType(Kind.STR, ftype.nullable), shadow_of=field)
+        #: Every stored field, declared ones first, then casefolded shadows.
+        self.fields: dict[str, Field] = fields
+        #: The entity's own fields, in declaration order.
+        self.declared: tuple[str, ...] = tuple(declared)
+        self.shadows: dict[str, str] = {f: f + SHADOW_SUFFIX for f in folded}
+
+        if version is not None:
+            vtype = declared.get(version)
+            if vtype is None:
+                raise self._fail(version, "the version field is not a field")
+            if vtype.kind is not Kind.INT or vtype.nullable:
+                raise self._fail(version, "the version field must be a non-null int")
+        self.version = version
+
+        self.soft_delete = self._check_marker(soft_delete, declared)
+        self.c = Columns(
+            name,
+            {
+                n: Column(name, ename, n, f.type, self.shadows.get(n))
+                for n, f in fields.items()
+                if f.shadow_of is None
+            },
+        )
+        self.unique: tuple[Unique, ...] = tuple(self._check_unique(u) for u in unique)
+        self.indexes: tuple[Index, ...] = tuple(self._check_index(i) for i in indexes)
+        self._decoders = self._make_decoders()
+        self._converters = {n: converter(f.type) for n, f in fields.items()}
+
+    # -- definition checks ------------------------------------------------------------------
+
+    @staticmethod
+    def _declared_types(entity: type[Any], ename: str) -> dict[str, FieldType]:
+        if not dataclasses.is_dataclass(entity) or not isinstance(entity, type):
+            raise InvalidTableDefinition(f"{ename}: an entity must be a dataclass type")
+        if not entity.__dataclass_params__.frozen:  # type: ignore[attr-defined]
+            raise InvalidTableDefinition(f"{ename}: an entity must be a frozen dataclass")
+        try:
+            hints = typing.get_type_hints(entity, include_extras=True)
+        except Exception as exc:
+            raise InvalidTableDefinition(f"{ename}: cannot resolve annotations: {exc}") from exc
+        declared: dict[str, FieldType] = {}
+        for f in dataclasses.fields(entity):
+            if not _NAME.match(f.name) or f.name.endswith(SHADOW_SUFFIX):
+                raise InvalidTableDefinition(
+                    f"{ename}.{f.name}: field names start with a letter and use letters, "
+                    f"digits and underscores (not ending in {SHADOW_SUFFIX})"
+                )
+            declared[f.name] = parse_annotation(ename, f.name, hints[f.name])
+        if not declared:
+            raise InvalidTableDefinition(f"{ename}: an entity needs at least one field")
+        return declared
+
+    def _check_fields(self, fields: Sequence[str], what: str) -> tuple[str, ...]:
+        if isinstance(fields, str) or not fields:
+            raise InvalidTableDefinition(
+                f"{self.entity_name}: {what} takes a non-empty tuple of field names, got {fields!r}"
+            )
+        for field in fields:
+            if field not in self.declared:
+                raise self._fail(field, f"{what} names an unknown field")
+            if self.fields[field].type.kind is Kind.JSON:
+                raise self._fail(field, f"{what} cannot include a JSON field")
+        return tuple(fields)
+
+    def _check_unique(self, spec: Sequence[str] | Unique) -> Unique:
+        if not isinstance(spec, Unique):
+            spec = Unique(tuple(spec))
+        fields = self._check_fields(spec.fields, "unique")
+        if spec.among_live and self.soft_delete is None:
+            raise InvalidTableDefinition(
+                f"{self.entity_name}: a unique key among live entities needs a soft-delete marker"
+            )
+        return Unique(
+            fields,
+            spec.among_live,
+            spec.name or _constraint_name("uq", self.name, fields),
+            self.live_condition() if spec.among_live else None,
+        )
+
+    def _check_index(self, spec: Sequence[str] | Index) -> Index:
+        if not isinstance(spec, Index):
+            spec = Index(tuple(spec))
+        fields = self._check_fields(spec.fields, "index")
+        return Index(fields, spec.name or _constraint_name("ix", self.name, fields))
+
+    def _check_marker(
+        self, marker: StatusMarker | TimestampMarker | None, declared: Mapping[str, FieldType]
+    ) -> StatusMarker | TimestampMarker | None:
+        if marker is None:
+            return None
+        ftype = declared.get(marker.field)
+        if ftype is None:
+            raise self._fail(marker.field, "the soft-delete marker is not a field")
+        if isinstance(marker, TimestampMarker):
+            if ftype.kind is not Kind.DATETIME or not ftype.nullable:
+                raise self._fail(marker.field, "a timestamp marker must be a nullable datetime")
+            return marker
+        if not isinstance(marker, StatusMarker):
+            raise InvalidTableDefinition(f"{self.entity_name}: unknown soft-delete marker {marker!r}")
+        for value in (marker.deleted, marker.restored):
+            try:
+                converter(ftype)(value)
+            except Rejected as exc:
+                raise self._fail(marker.field, f"status marker value {value!r}: {exc}") from None
+        if marker.deleted == marker.restored:
+            raise self._fail(marker.field, "the deleted and restored values must differ")
+        return marker
+
+    # -- soft delete ------------------------------------------------------------------------
+
+    def live_condition(self) -> Condition:
+        """Matches entities that are not soft-deleted (every entity without a marker)."""
+        marker = self.soft_delete
+        if marker is None:
+            return TRUE
+        column = self.c[marker.field]
+        if isinstance(marker, TimestampMarker):
+            return column.is_null()
+        return column != marker.deleted
+
+    def deleted_condition(self) -> Condition:
+        """Matches soft-deleted entities."""
+        return not_(self.live_condition())
+
+    def deleted_values(self, now: datetime | None = None) -> Row:
+        """The values that soft-delete an entity."""
+        marker = self._require_marker()
+        if isinstance(marker, TimestampMarker):
+            return {marker.field: floor_datetime(now or datetime.now(UTC))}
+        return {marker.field: self.normalize(marker.field, marker.deleted)}
+
+    def restored_values(self) -> Row:
+        """The values that restore a soft-deleted entity."""
+        marker = self._require_marker()
+        if isinstance(marker, TimestampMarker):
+            return {marker.field: None}
+        return {marker.field: self.normalize(marker.field, marker.restored)}
+
+    def _require_marker(self) -> StatusMarker | TimestampMarker:
+        if self.soft_delete is None:
+            raise UnsupportedOperation(
+                f"{self.entity_name} has no soft-delete marker: use purge to remove entities"
+            )
+        return self.soft_delete
+
+    # -- values and rows --------------------------------------------------------------------
+
+    def normalize(self, field: str, value: Any) -> Any:
+        """Validate and normalise one value of a declared field (raises InvalidValue)."""
+        ftype = self.fields[field].type
+        if value is None:
+            if ftype.nullable:
+                return None
+            raise InvalidValue(self.entity_name, field, value, "the field is not nullable")
+        try:
+            return self._converters[field](value)
+        except Rejected as exc:
+            raise InvalidValue(self.entity_name, field, value, str(exc)) from None
+
+    def normalize_values(self, values: Mapping[str, Any]) -> Row:
+        """Validate and normalise a partial set of declared values, adding shadows."""
+        row: Row = {}
+        for field, value in values.items():
+            if field not in self.declared:
+                raise InvalidQuery(f"{self.entity_name} has no field {field!r}")
+            row[field] = normal = self.normalize(field, value)
+            shadow = self.shadows.get(field)
+            if shadow is not None:
+                row[shadow] = None if normal is None else normal.casefold()
+        return row
+
+    def to_row(self, entity: T) -> Row:
+        """Validate an entity and return its storage-normal row (shadows included)."""
+        if type(entity) is not self.entity:
+            raise InvalidValue(
+                self.entity_name,
+                "*",
+                entity,
+                f"expected a {self.entity_name}, got {type(entity).__name__}",
+            )
+        return self.normalize_values({f: getattr(entity, f) for f in self.declared})
+
+    def from_row(self, row: Mapping[str, Any]) -> T:
+        """Build an entity from a storage-normal row."""
+        kwargs = {}
+        for field, decode in self._decoders:
+            value = row.get(field)
+            kwargs[field] = value if decode is None or value is None else decode(value)
+        return self.entity(**kwargs)
+
+    def key_of(self, entity: T) -> Any:
+        """The entity's primary key value."""
+        return getattr(entity, self.primary_key)
+
+    def _make_decoders(self) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
+        decoders: list[tuple[str, Callable[[Any], Any] | None]] = []
+        for field in self.declared:
+            ftype = self.fields[field].type
+            decoders.append((field, ftype.enum if ftype.kind is Kind.ENUM else None))
+        return tuple(decoders)
+
+    def check_condition(self, condition: Condition) -> Condition:
+        """Check that a condition only reads this table's fields (raises InvalidQuery)."""
+        for table, field in condition.fields():
+            if table != self.name or field not in self.fields:
+                raise InvalidQuery(
+                    f"condition on {table}.{field} used with table {self.name}"
+                )
+        return condition
+
+    def __repr__(self) -> str:
+        return f"Table({self.entity_name}, {self.name!r})"

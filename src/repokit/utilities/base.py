@@ -1,0 +1,106 @@
+"""What every base utility shares: its table, scope and key handling, id chunking."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Generic, TypeVar
+
+from repokit.conditions import TRUE, Condition, and_
+from repokit.database import Session
+from repokit.errors import InvalidQuery, InvalidValue
+from repokit.scope import ScopeArg, scope_condition
+from repokit.tables import Table
+
+__all__ = ["Deleted", "Utility"]
+
+T = TypeVar("T")
+
+
+class Deleted(enum.Enum):
+    """Which entities a read sees on a table with a soft-delete marker."""
+
+    #: Live entities only (the default).
+    EXCLUDE = "exclude"
+    #: Live and soft-deleted entities.
+    INCLUDE = "include"
+    #: Soft-deleted entities only.
+    ONLY = "only"
+
+
+class Utility(Generic[T]):
+    """Base of the utilities: bound to one table, stateless, reusable."""
+
+    __slots__ = ("table",)
+
+    def __init__(self, table: Table[T]) -> None:
+        if not isinstance(table, Table):
+            raise TypeError(f"expected a Table, got {table!r}")
+        self.table = table
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.table!r})"
+
+    # -- building conditions ----------------------------------------------------------------
+
+    def key(self, key: Any) -> Any:
+        """The normalised primary key (raises InvalidValue naming the field)."""
+        if key is None:
+            raise InvalidValue(self.table.entity_name, self.table.primary_key, key, "a key is required")
+        return self.table.normalize(self.table.primary_key, key)
+
+    def key_condition(self, key: Any) -> Condition:
+        return self.table.c[self.table.primary_key] == key
+
+    def scope(self, scope: ScopeArg) -> Condition | None:
+        return scope_condition(scope, self.table)
+
+    def visibility(self, deleted: Deleted) -> Condition:
+        if not isinstance(deleted, Deleted):
+            raise InvalidQuery(f"deleted must be a Deleted member, got {deleted!r}")
+        if self.table.soft_delete is None or deleted is Deleted.INCLUDE:
+            return TRUE
+        if deleted is Deleted.ONLY:
+            return self.table.deleted_condition()
+        return self.table.live_condition()
+
+    def filters(self, conditions: Condition | Iterable[Condition] | None) -> Condition:
+        """AND the caller's conditions after checking they read this table."""
+        if conditions is None:
+            return TRUE
+        if isinstance(conditions, Condition):
+            conditions = (conditions,)
+        items = list(conditions)
+        for item in items:
+            if not isinstance(item, Condition):
+                raise InvalidQuery(f"expected a condition, got {item!r}")
+            self.table.check_condition(item)
+        return and_(*items)
+
+    def selection(
+        self,
+        *,
+        ids: Iterable[Any] | None,
+        conditions: Condition | Iterable[Condition] | None,
+        what: str,
+    ) -> tuple[list[Any] | None, Condition]:
+        """Normalise a batch operation's target; refuse one with neither ids nor conditions."""
+        if ids is None and conditions is None:
+            raise InvalidQuery(
+                f"{what} on {self.table.entity_name} needs ids or conditions; "
+                "to target every entity say so with conditions=[TRUE]"
+            )
+        if isinstance(ids, str | bytes):
+            raise InvalidQuery(f"{what}: ids must be a collection of keys, not a string")
+        keys = None if ids is None else list(dict.fromkeys(self.key(k) for k in ids))
+        return keys, self.filters(conditions)
+
+    def chunks(self, session: Session, keys: Sequence[Any] | None) -> Iterator[Condition]:
+        """The id restriction in chunks that fit the backend (``TRUE`` when there are no ids)."""
+        if keys is None:
+            yield TRUE
+            return
+        size = session.database.capabilities.max_ids_per_statement
+        column = self.table.c[self.table.primary_key]
+        for start in range(0, len(keys), size):
+            yield column.in_(keys[start : start + size])

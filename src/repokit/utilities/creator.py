@@ -1,0 +1,60 @@
+"""Creator: create one entity, or many in one all-or-nothing batch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TypeVar
+
+from repokit.database import Session
+from repokit.errors import ScopeViolation
+from repokit.evaluate import evaluate
+from repokit.scope import ScopeArg
+from repokit.tables import Row
+from repokit.utilities.base import Utility
+
+__all__ = ["Creator"]
+
+T = TypeVar("T")
+
+
+class Creator(Utility[T]):
+    """Creates entities of one table."""
+
+    __slots__ = ()
+
+    def _rows(self, entities: Iterable[T], scope: ScopeArg) -> list[Row]:
+        rows = [self.table.to_row(entity) for entity in entities]
+        condition = self.scope(scope)
+        if condition is not None:
+            for row in rows:
+                if not evaluate(condition, row):
+                    raise ScopeViolation(self.table.entity_name, row[self.table.primary_key])
+        return rows
+
+    async def create(self, session: Session, entity: T, *, scope: ScopeArg = None) -> T:
+        """Store a new entity and return it as stored (values normalised).
+
+        Raises:
+            InvalidValue: a value breaks the value rules (before any I/O).
+            ScopeViolation: the entity lies outside *scope*; nothing is written.
+            EntityAlreadyExists: its primary key or a unique key is taken.
+        """
+        session.require_writable("create")
+        rows = self._rows((entity,), scope)
+        await session.run(lambda backend: backend.insert(self.table, rows))
+        return self.table.from_row(rows[0])
+
+    async def batch_create(
+        self, session: Session, entities: Iterable[T], *, scope: ScopeArg = None
+    ) -> list[T]:
+        """Store many new entities, all or none, and return them as stored.
+
+        Every entity is validated and scope-checked before anything is
+        written; the backend splits the insert into chunks within the one
+        transaction.
+        """
+        session.require_writable("batch_create")
+        rows = self._rows(entities, scope)
+        if rows:
+            await session.run(lambda backend: backend.insert(self.table, rows))
+        return [self.table.from_row(row) for row in rows]

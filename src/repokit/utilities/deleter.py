@@ -1,0 +1,101 @@
+"""Deleter: soft delete (one or many) and restore, on tables with a soft-delete marker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+from repokit.backend import Select
+from repokit.conditions import Condition, and_
+from repokit.database import Session
+from repokit.errors import EntityNotFound
+from repokit.scope import ScopeArg
+from repokit.tables import Row
+from repokit.utilities.base import Utility
+
+__all__ = ["Deleter"]
+
+T = TypeVar("T")
+
+
+class Deleter(Utility[T]):
+    """Soft-deletes and restores entities (CONTRACT §7).
+
+    A soft delete or restore counts as an update: it increments the version
+    field, if the table has one. A table without a soft-delete marker raises
+    ``UnsupportedOperation``.
+    """
+
+    __slots__ = ()
+
+    def _where(self, key: Any, scope: ScopeArg, view: Condition) -> Condition:
+        where = and_(self.key_condition(self.key(key)), view)
+        scope_cond = self.scope(scope)
+        return where if scope_cond is None else and_(where, scope_cond)
+
+    def _increment(self) -> tuple[str, ...]:
+        return (self.table.version,) if self.table.version is not None else ()
+
+    async def delete(self, session: Session, key: Any, *, scope: ScopeArg = None) -> None:
+        """Mark the live entity *key* deleted.
+
+        Raises:
+            UnsupportedOperation: the table has no soft-delete marker.
+            EntityNotFound: missing, already deleted, or outside *scope*.
+        """
+        values = self.table.deleted_values()
+        where = self._where(key, scope, self.table.live_condition())
+        session.require_writable("delete")
+        count = await session.run(
+            lambda backend: backend.update(self.table, where, values, increment=self._increment())
+        )
+        if count == 0:
+            raise EntityNotFound(self.table.entity_name, key)
+
+    async def batch_delete(
+        self,
+        session: Session,
+        *,
+        ids: Iterable[Any] | None = None,
+        conditions: Condition | Iterable[Condition] | None = None,
+        scope: ScopeArg = None,
+    ) -> int:
+        """Mark every live entity selected by *ids* and/or *conditions* deleted; return how many."""
+        values = self.table.deleted_values()
+        keys, filters = self.selection(ids=ids, conditions=conditions, what="batch_delete")
+        session.require_writable("batch_delete")
+        base = and_(filters, self.table.live_condition())
+        scope_cond = self.scope(scope)
+        if scope_cond is not None:
+            base = and_(base, scope_cond)
+        total = 0
+        for chunk in self.chunks(session, keys):
+            where = and_(base, chunk)
+            total += await session.run(
+                lambda backend, where=where: backend.update(
+                    self.table, where, values, increment=self._increment()
+                )
+            )
+        return total
+
+    async def restore(self, session: Session, key: Any, *, scope: ScopeArg = None) -> T:
+        """Unmark the soft-deleted entity *key* and return it.
+
+        Raises:
+            UnsupportedOperation: the table has no soft-delete marker.
+            EntityNotFound: missing, not deleted, or outside *scope*.
+            EntityAlreadyExists: a live entity now holds one of its unique keys.
+        """
+        values: Row = self.table.restored_values()
+        where = self._where(key, scope, self.table.deleted_condition())
+        session.require_writable("restore")
+        rows = await session.run(lambda backend: backend.select(Select(self.table, where, limit=1)))
+        if not rows:
+            raise EntityNotFound(self.table.entity_name, key)
+        await session.run(
+            lambda backend: backend.update(self.table, where, values, increment=self._increment())
+        )
+        row = {**rows[0], **values}
+        if self.table.version is not None:
+            row[self.table.version] += 1
+        return self.table.from_row(row)

@@ -1,0 +1,207 @@
+"""Querier (get by key) and BatchQuerier (search with pagination, count)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
+
+from repokit.backend import Select
+from repokit.conditions import Condition, Order, and_, not_
+from repokit.cursors import fingerprint, keyset_after, reverse
+from repokit.database import Session
+from repokit.errors import EntityNotFound, InvalidQuery
+from repokit.pagination import CursorPagination, OffsetPagination, Page, Pagination
+from repokit.scope import ScopeArg
+from repokit.tables import Row
+from repokit.utilities.base import Deleted, Utility
+
+__all__ = ["BatchQuerier", "Querier"]
+
+T = TypeVar("T")
+
+
+class Querier(Utility[T]):
+    """Reads single entities by primary key."""
+
+    __slots__ = ()
+
+    async def get(
+        self,
+        session: Session,
+        key: Any,
+        *,
+        scope: ScopeArg = None,
+        deleted: Deleted = Deleted.EXCLUDE,
+    ) -> T:
+        """The entity with primary key *key*.
+
+        Raises:
+            EntityNotFound: missing, outside *scope*, or excluded by *deleted*.
+        """
+        normal = self.key(key)
+        where = and_(self.key_condition(normal), self.visibility(deleted), *_opt(self.scope(scope)))
+        query = Select(self.table, where, limit=1)
+        rows = await session.run(lambda backend: backend.select(query))
+        if not rows:
+            raise EntityNotFound(self.table.entity_name, key)
+        return self.table.from_row(rows[0])
+
+
+def _opt(condition: Condition | None) -> tuple[Condition, ...]:
+    return () if condition is None else (condition,)
+
+
+class BatchQuerier(Utility[T]):
+    """Searches and counts entities of one table."""
+
+    __slots__ = ()
+
+    def where(
+        self,
+        conditions: Condition | Iterable[Condition] | None,
+        scope: ScopeArg,
+        deleted: Deleted,
+    ) -> Condition:
+        """The full filter of a search: conditions AND scope AND soft-delete view."""
+        return and_(self.filters(conditions), self.visibility(deleted), *_opt(self.scope(scope)))
+
+    def total_order(self, orders: Iterable[Order]) -> tuple[Order, ...]:
+        """The caller's orders, checked, with the primary key as the final tie-breaker."""
+        result: list[Order] = []
+        for order in orders:
+            if not isinstance(order, Order):
+                raise InvalidQuery(f"expected an order (c.field.asc() / .desc()), got {order!r}")
+            if order.table != self.table.name or order.field not in self.table.fields:
+                raise InvalidQuery(f"order on {order.table}.{order.field} used with {self.table.name}")
+            result.append(order)
+            if order.field == self.table.primary_key:
+                return tuple(result)  # already total
+        result.append(self.table.c[self.table.primary_key].asc())
+        return tuple(result)
+
+    async def count(
+        self,
+        session: Session,
+        *,
+        conditions: Condition | Iterable[Condition] | None = None,
+        scope: ScopeArg = None,
+        deleted: Deleted = Deleted.EXCLUDE,
+    ) -> int:
+        """The number of entities matching *conditions* within *scope*."""
+        where = self.where(conditions, scope, deleted)
+        return await session.run(lambda backend: backend.count(self.table, where))
+
+    async def search(
+        self,
+        session: Session,
+        *,
+        conditions: Condition | Iterable[Condition] | None = None,
+        orders: Iterable[Order] = (),
+        pagination: Pagination | None = None,
+        scope: ScopeArg = None,
+        deleted: Deleted = Deleted.EXCLUDE,
+        total_count: bool = False,
+    ) -> Page[T]:
+        """A page of the entities matching *conditions* within *scope*, in *orders*.
+
+        Args:
+            conditions: conditions, ANDed.
+            orders: sort keys; the primary key is appended as the tie-breaker.
+            pagination: :class:`OffsetPagination` or :class:`CursorPagination`;
+                ``None`` returns every match.
+            scope: one scope, several (ORed) or ``None``.
+            deleted: which soft-deleted entities to see.
+            total_count: also count the whole filtered, scoped set.
+
+        Raises:
+            InvalidQuery: bad conditions, orders or pagination.
+            InvalidCursor: a cursor that is malformed or from another query.
+        """
+        where = self.where(conditions, scope, deleted)
+        ordered = self.total_order(orders)
+        bound_to = fingerprint(self.table, where, ordered)
+        if pagination is None or isinstance(pagination, OffsetPagination):
+            rows, total, has_next, has_previous = await self._offset(
+                session, where, ordered, pagination, total_count
+            )
+        elif isinstance(pagination, CursorPagination):
+            rows, total, has_next, has_previous = await self._keyset(
+                session, where, ordered, pagination, total_count, bound_to
+            )
+        else:
+            raise InvalidQuery(f"unknown pagination {pagination!r}")
+        codec = session.database.cursors
+        return Page(
+            items=[self.table.from_row(row) for row in rows],
+            total_count=total,
+            has_next_page=has_next,
+            has_previous_page=has_previous,
+            start_cursor=codec.encode(self.table, ordered, bound_to, rows[0]) if rows else None,
+            end_cursor=codec.encode(self.table, ordered, bound_to, rows[-1]) if rows else None,
+        )
+
+    async def _exists(self, session: Session, where: Condition) -> bool:
+        query = Select(self.table, where, limit=1)
+        return bool(await session.run(lambda backend: backend.select(query)))
+
+    async def _offset(
+        self,
+        session: Session,
+        where: Condition,
+        orders: Sequence[Order],
+        pagination: OffsetPagination | None,
+        with_count: bool,
+    ) -> tuple[list[Row], int | None, bool, bool]:
+        if pagination is None:
+            query = Select(self.table, where, tuple(orders))
+            rows, total = await session.run(
+                lambda backend: backend.select_page(query, with_count=with_count)
+            )
+            return rows, total, False, False
+        limit, offset = pagination.limit, pagination.offset
+        query = Select(self.table, where, tuple(orders), limit + 1, offset)
+        rows, total = await session.run(lambda backend: backend.select_page(query, with_count=with_count))
+        has_next = len(rows) > limit
+        if offset == 0:
+            has_previous = False
+        elif rows:
+            has_previous = True
+        elif total is not None:
+            has_previous = total > 0
+        else:
+            has_previous = await self._exists(session, where)
+        return rows[:limit], total, has_next, has_previous
+
+    async def _keyset(
+        self,
+        session: Session,
+        where: Condition,
+        orders: tuple[Order, ...],
+        pagination: CursorPagination,
+        with_count: bool,
+        bound_to: bytes,
+    ) -> tuple[list[Row], int | None, bool, bool]:
+        backward = pagination.backward
+        size = pagination.last if backward else pagination.first
+        assert size is not None
+        cursor = pagination.before if backward else pagination.after
+        walk = reverse(orders) if backward else orders
+        boundary = None
+        if cursor is not None:
+            values = session.database.cursors.decode(cursor, self.table, orders, bound_to)
+            boundary = keyset_after(walk, values)
+        page_where = where if boundary is None else and_(where, boundary)
+        query = Select(self.table, page_where, walk, size + 1)
+        rows, _ = await session.run(lambda backend: backend.select_page(query, with_count=False))
+        total = await self.count_where(session, where) if with_count else None
+        more = len(rows) > size
+        rows = rows[:size]
+        # Entities on the far side of the cursor (the cursor's own entity included).
+        behind = boundary is not None and await self._exists(session, and_(where, not_(boundary)))
+        if backward:
+            rows.reverse()
+            return rows, total, behind, more
+        return rows, total, more, behind
+
+    async def count_where(self, session: Session, where: Condition) -> int:
+        return await session.run(lambda backend: backend.count(self.table, where))

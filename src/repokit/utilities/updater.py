@@ -1,0 +1,199 @@
+"""Updater (update one entity by key) and BatchUpdater (by ids or conditions)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
+
+from repokit.backend import Select
+from repokit.conditions import Condition, and_, not_
+from repokit.database import Session
+from repokit.errors import (
+    ConcurrentModification,
+    EntityNotFound,
+    InvalidQuery,
+    ScopeViolation,
+    TransactionConflict,
+)
+from repokit.evaluate import evaluate, substitute
+from repokit.scope import ScopeArg
+from repokit.states import UpdaterSpec
+from repokit.tables import Row
+from repokit.utilities.base import Utility
+
+__all__ = ["BatchUpdater", "Updater", "spec_values"]
+
+T = TypeVar("T")
+
+UpdateArg = UpdaterSpec | Mapping[str, Any]
+
+
+def spec_values(utility: Utility[Any], spec: UpdateArg) -> Row:
+    """Validate an update's values (spec or mapping) into a normalised row with shadows."""
+    table = utility.table
+    if isinstance(spec, UpdaterSpec):
+        raw = spec.values()
+    elif isinstance(spec, Mapping):
+        raw = dict(spec)
+    else:
+        raise InvalidQuery(f"an update takes an UpdaterSpec or a mapping, got {spec!r}")
+    for field in raw:
+        if field not in table.declared:
+            raise InvalidQuery(f"{table.entity_name} has no field {field!r}")
+        if field == table.primary_key:
+            raise InvalidQuery(f"{table.entity_name}.{field}: the primary key cannot be updated")
+        if field == table.version:
+            raise InvalidQuery(
+                f"{table.entity_name}.{field}: the version field is maintained by repokit"
+            )
+    return table.normalize_values(raw)
+
+
+class Updater(Utility[T]):
+    """Updates single entities by primary key."""
+
+    __slots__ = ()
+
+    async def update(
+        self,
+        session: Session,
+        key: Any,
+        spec: UpdateArg,
+        *,
+        scope: ScopeArg = None,
+        expected_version: int | None = None,
+    ) -> T:
+        """Apply *spec* to the live entity *key* and return it as stored.
+
+        An update that changes nothing writes nothing and returns the current
+        entity. With a version field every write increments it, and
+        *expected_version* makes the write conditional on the stored version.
+
+        Raises:
+            InvalidValue / InvalidQuery: bad values or fields (before any I/O).
+            EntityNotFound: missing, deleted or outside *scope*.
+            ConcurrentModification: the stored version is not *expected_version*.
+            ScopeViolation: the update would move the entity out of *scope*.
+            EntityAlreadyExists: the new values collide with a unique key.
+        """
+        table = self.table
+        values = spec_values(self, spec)
+        normal = self.key(key)
+        if expected_version is not None and table.version is None:
+            raise InvalidQuery(f"{table.entity_name} has no version field for expected_version")
+        session.require_writable("update")
+        scope_cond = self.scope(scope)
+        found = and_(self.key_condition(normal), table.live_condition())
+        if scope_cond is not None:
+            found = and_(found, scope_cond)
+        query = Select(table, found, limit=1)
+        rows = await session.run(lambda backend: backend.select(query))
+        if not rows:
+            raise EntityNotFound(table.entity_name, key)
+        current = rows[0]
+        stored_version = current.get(table.version) if table.version else None
+        if expected_version is not None and stored_version != expected_version:
+            raise ConcurrentModification(
+                table.entity_name,
+                key,
+                expected_version=expected_version,
+                actual_version=stored_version,
+            )
+        changed = {f: v for f, v in values.items() if current.get(f) != v}
+        if not changed:
+            return table.from_row(current)
+        new = {**current, **changed}
+        if scope_cond is not None and not evaluate(scope_cond, new):
+            raise ScopeViolation(table.entity_name, key)
+        guard = found
+        increment: tuple[str, ...] = ()
+        if table.version is not None:
+            guard = and_(found, table.c[table.version] == stored_version)
+            increment = (table.version,)
+            new[table.version] = stored_version + 1
+        count = await session.run(
+            lambda backend: backend.update(table, guard, changed, increment=increment)
+        )
+        if count == 0:
+            # The entity changed or vanished between our read and our write.
+            if table.version is None:
+                raise EntityNotFound(table.entity_name, key)
+            if expected_version is not None:
+                raise ConcurrentModification(
+                    table.entity_name, key, expected_version=expected_version
+                )
+            raise TransactionConflict(f"{table.entity_name} {key!r} changed during the update")
+        return table.from_row(new)
+
+
+class BatchUpdater(Utility[T]):
+    """Updates many entities, selected by ids or by conditions, all or none."""
+
+    __slots__ = ()
+
+    async def batch_update(
+        self,
+        session: Session,
+        spec: UpdateArg,
+        *,
+        ids: Iterable[Any] | None = None,
+        conditions: Condition | Iterable[Condition] | None = None,
+        scope: ScopeArg = None,
+    ) -> int:
+        """Apply *spec* to every live entity selected by *ids* and/or *conditions*.
+
+        Refuses to run with neither (an update of the whole table must say
+        ``conditions=[TRUE]``). Returns the number of matched entities.
+
+        Raises:
+            InvalidQuery: neither ids nor conditions; bad fields.
+            ScopeViolation: some matched entity would leave *scope*; nothing is written.
+        """
+        table = self.table
+        values = spec_values(self, spec)
+        keys, filters = self.selection(ids=ids, conditions=conditions, what="batch_update")
+        session.require_writable("batch_update")
+        scope_cond = self.scope(scope)
+        base = and_(filters, table.live_condition())
+        if scope_cond is not None:
+            base = and_(base, scope_cond)
+        if not values:
+            return await self._count(session, keys, base)
+        if scope_cond is not None:
+            await self._check_scope(session, keys, base, scope_cond, values)
+        increment = (table.version,) if table.version is not None else ()
+        total = 0
+        for chunk in self.chunks(session, keys):
+            where = and_(base, chunk)
+            total += await session.run(
+                lambda backend, where=where: backend.update(table, where, values, increment=increment)
+            )
+        return total
+
+    async def _count(self, session: Session, keys: list[Any] | None, base: Condition) -> int:
+        total = 0
+        for chunk in self.chunks(session, keys):
+            where = and_(base, chunk)
+            total += await session.run(lambda backend, where=where: backend.count(self.table, where))
+        return total
+
+    async def _check_scope(
+        self,
+        session: Session,
+        keys: list[Any] | None,
+        base: Condition,
+        scope_cond: Condition,
+        values: Row,
+    ) -> None:
+        # Matched entities satisfy the scope now; after the update they do unless
+        # the scope reads an updated field. Fix those fields to their new values
+        # and look for a matched entity the remaining condition rejects.
+        updated = set(values)
+        if not any(field in updated for _, field in scope_cond.fields()):
+            return
+        leaving = not_(substitute(scope_cond, values))
+        for chunk in self.chunks(session, keys):
+            query = Select(self.table, and_(base, chunk, leaving), limit=1)
+            rows = await session.run(lambda backend, query=query: backend.select(query))
+            if rows:
+                raise ScopeViolation(self.table.entity_name, rows[0][self.table.primary_key])

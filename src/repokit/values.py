@@ -1,0 +1,236 @@
+"""Value rules (CONTRACT §1–2): validation and normalisation, before any I/O.
+
+Every value that reaches a backend has passed through here and is in its
+*storage-normal* form:
+
+========== ===========================================================
+kind       normal form
+========== ===========================================================
+str        ``str`` without NUL or lone surrogates, within ``max_length``
+int        ``int`` in the signed 64-bit range (``bool`` is not an int)
+float      finite ``float``; ``int`` accepted; ``-0.0`` becomes ``0.0``
+bool       ``True`` / ``False`` only
+decimal    ``Decimal`` quantised to the declared scale, exactly
+datetime   aware ``datetime`` in UTC, floored to milliseconds
+date       ``date`` (a ``datetime`` is not a date)
+uuid       ``uuid.UUID``
+enum       the member's ``value`` (``str`` or ``int``)
+json       ``dict`` / ``list`` of JSON scalars following the rules above
+========== ===========================================================
+
+``None`` is the null of every nullable field. NUL characters and lone
+surrogates are refused everywhere because PostgreSQL text and UTF-8 cannot
+hold them: accepting them on one backend only would break the contract.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from uuid import UUID
+
+from repokit.errors import InvalidValue
+from repokit.types import FieldType, Kind
+
+__all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
+    "Rejected",
+    "converter",
+    "floor_datetime",
+    "normalize_value",
+]
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+
+class Rejected(Exception):
+    """Internal: a value broke a rule; carries the reason."""
+
+
+def _check_text(value: str) -> str:
+    if "\x00" in value:
+        raise Rejected("NUL characters cannot be stored")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Rejected("lone surrogates are not valid Unicode text") from None
+    return value
+
+
+def _to_str(ftype: FieldType) -> Callable[[Any], Any]:
+    max_length = ftype.max_length
+
+    def convert(value: Any) -> Any:
+        if not isinstance(value, str):
+            raise Rejected(f"expected str, got {type(value).__name__}")
+        if max_length is not None and len(value) > max_length:
+            raise Rejected(f"longer than {max_length} characters ({len(value)})")
+        return _check_text(value)
+
+    return convert
+
+
+def _int(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise Rejected(f"expected int, got {type(value).__name__}")
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise Rejected("outside the signed 64-bit range")
+    return int(value)
+
+
+def _float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise Rejected(f"expected float, got {type(value).__name__}")
+    if isinstance(value, int):
+        if abs(value) > 2**53:
+            raise Rejected("integer too large to convert to float exactly")
+        value = float(value)
+    if not math.isfinite(value):
+        raise Rejected("NaN and infinities are not allowed")
+    return value + 0.0  # -0.0 + 0.0 == 0.0: one zero only
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise Rejected(f"expected bool, got {type(value).__name__}")
+    return value
+
+
+def _to_decimal(ftype: FieldType) -> Callable[[Any], Any]:
+    assert ftype.precision is not None and ftype.scale is not None
+    quantum = Decimal(1).scaleb(-ftype.scale)
+    limit = Decimal(10) ** (ftype.precision - ftype.scale)
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, Decimal | int):
+            raise Rejected(f"expected Decimal, got {type(value).__name__}")
+        value = Decimal(value)
+        if not value.is_finite():
+            raise Rejected("NaN and infinities are not allowed")
+        try:
+            quantised = value.quantize(quantum)
+        except InvalidOperation:
+            raise Rejected("too many digits") from None
+        if quantised != value:
+            raise Rejected(f"more than {ftype.scale} digits after the point")
+        if abs(quantised) >= limit:
+            raise Rejected(f"does not fit NUMERIC({ftype.precision}, {ftype.scale})")
+        return quantised + Decimal(0)  # normalises -0.00 to 0.00
+
+    return convert
+
+
+def floor_datetime(value: datetime) -> datetime:
+    """Convert an aware datetime to UTC and floor it to milliseconds."""
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
+
+
+def _datetime(value: Any) -> datetime:
+    if not isinstance(value, datetime):
+        raise Rejected(f"expected datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise Rejected("naive datetimes are ambiguous; give a timezone-aware datetime")
+    try:
+        return floor_datetime(value)
+    except OverflowError:
+        raise Rejected("out of range once converted to UTC") from None
+
+
+def _date(value: Any) -> date:
+    if not isinstance(value, date) or isinstance(value, datetime):
+        raise Rejected(f"expected date, got {type(value).__name__}")
+    return value
+
+
+def _uuid(value: Any) -> UUID:
+    if not isinstance(value, UUID):
+        raise Rejected(f"expected uuid.UUID, got {type(value).__name__}")
+    return value
+
+
+def _to_enum(ftype: FieldType) -> Callable[[Any], Any]:
+    enum_cls = ftype.enum
+    assert enum_cls is not None
+
+    def convert(value: Any) -> Any:
+        if not isinstance(value, enum_cls):
+            raise Rejected(f"expected a member of {enum_cls.__name__}")
+        return value.value
+
+    return convert
+
+
+def _json(value: Any, depth: int = 0) -> Any:
+    if depth > 64:
+        raise Rejected("JSON nested deeper than 64 levels")
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return _check_text(value)
+    if isinstance(value, int):
+        return _int(value)
+    if isinstance(value, float):
+        return _float(value)
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise Rejected(f"JSON object keys must be str, got {type(key).__name__}")
+            out[_check_text(key)] = _json(item, depth + 1)
+        return out
+    if isinstance(value, list | tuple):
+        return [_json(item, depth + 1) for item in value]
+    raise Rejected(f"{type(value).__name__} is not a JSON value")
+
+
+def _to_json(ftype: FieldType) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        if not isinstance(value, dict | list):
+            raise Rejected(f"expected a JSON object or array, got {type(value).__name__}")
+        return _json(value)
+
+    return convert
+
+
+_SIMPLE: dict[Kind, Callable[[Any], Any]] = {
+    Kind.INT: _int,
+    Kind.FLOAT: _float,
+    Kind.BOOL: _bool,
+    Kind.DATETIME: _datetime,
+    Kind.DATE: _date,
+    Kind.UUID: _uuid,
+}
+_FACTORIES: dict[Kind, Callable[[FieldType], Callable[[Any], Any]]] = {
+    Kind.STR: _to_str,
+    Kind.DECIMAL: _to_decimal,
+    Kind.ENUM: _to_enum,
+    Kind.JSON: _to_json,
+}
+
+
+def converter(ftype: FieldType) -> Callable[[Any], Any]:
+    """The normaliser of one non-null value of *ftype*; raises :class:`Rejected`."""
+    simple = _SIMPLE.get(ftype.kind)
+    return simple if simple is not None else _FACTORIES[ftype.kind](ftype)
+
+
+def normalize_value(entity: str, field: str, ftype: FieldType, value: Any) -> Any:
+    """Validate and normalise a value to be written.
+
+    Raises:
+        InvalidValue: naming the entity, field and value.
+    """
+    if value is None:
+        if ftype.nullable:
+            return None
+        raise InvalidValue(entity, field, value, "the field is not nullable")
+    try:
+        return converter(ftype)(value)
+    except Rejected as exc:
+        raise InvalidValue(entity, field, value, str(exc)) from None
