@@ -1,1 +1,166 @@
-"""pytest plugin placeholder."""
+"""The pytest plugin of the contract suite (loaded automatically as ``repokit``).
+
+Fixtures:
+
+* ``repokit_harness`` — **define it** (session scope) in the module that runs
+  the suite: it returns the :class:`~repokit.testing.Harness` of the backend
+  under test.
+* ``repokit_db`` — an open :class:`~repokit.Database` on that backend with the
+  suite's tables, closed after the test.
+* ``tenant`` — a fresh tenant name: the suite's unit of isolation.
+* ``repokit_runner`` — a :class:`~repokit.testing.runner.SuiteRunner` for
+  synchronous hypothesis tests (backend under test plus reference backend).
+* ``with_tables`` — for users' own tests: ``await with_tables(db, *tables)``
+  creates tables for one test and drops them after it.
+
+Suite tests marked ``@requires("capability")`` skip, with the capability's
+documentation as the reason, on a backend that lacks it; tests named in the
+harness's ``expected_failures`` run as strict xfail.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from hypothesis import HealthCheck, settings
+
+from repokit.capabilities import describe
+from repokit.database import Database
+from repokit.tables import Table
+from repokit.testing.harness import Harness
+from repokit.testing.runner import SuiteRunner, prepare_tables
+from repokit.testing.schema import new_tenant
+
+__all__ = [
+    "PROFILE_ENV",
+    "repokit_db",
+    "repokit_harness",
+    "repokit_runner",
+    "requires",
+    "suite_settings",
+    "tenant",
+    "with_tables",
+]
+
+#: The environment variable choosing the hypothesis profile: dev, ci or nightly.
+PROFILE_ENV = "REPOKIT_HYPOTHESIS_PROFILE"
+_SUITE_MODULE = "repokit.testing.suite"
+
+_PROFILES = {
+    "dev": {"max_examples": 25},
+    "ci": {"max_examples": 60},
+    "nightly": {"max_examples": 1000},
+}
+for _name, _options in _PROFILES.items():
+    settings.register_profile(
+        f"repokit-{_name}",
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+        **_options,  # type: ignore[arg-type]
+    )
+
+
+def suite_settings(scale: float = 1.0) -> settings:
+    """The hypothesis settings of the chosen profile, with examples scaled by *scale*."""
+    name = os.environ.get(PROFILE_ENV, "dev")
+    if name not in _PROFILES:
+        raise pytest.UsageError(f"{PROFILE_ENV}={name!r}: choose one of {sorted(_PROFILES)}")
+    profile = settings.get_profile(f"repokit-{name}")
+    return settings(profile, max_examples=max(1, int(profile.max_examples * scale)))
+
+
+def requires(*capabilities: str) -> pytest.MarkDecorator:
+    """Mark a suite test as needing backend *capabilities*."""
+    for name in capabilities:
+        describe(name)  # fails early for a typo
+    return pytest.mark.repokit_requires(*capabilities)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "repokit_requires(*capabilities): the test needs these backend capabilities"
+    )
+
+
+def _is_suite_test(request: pytest.FixtureRequest) -> bool:
+    function = getattr(request.node, "function", None)
+    return bool(function is not None and function.__module__.startswith(_SUITE_MODULE))
+
+
+def _skip_missing_capabilities(request: pytest.FixtureRequest, db: Database) -> None:
+    marker = request.node.get_closest_marker("repokit_requires")
+    if marker is None:
+        return
+    for name in marker.args:
+        if not getattr(db.capabilities, name):
+            pytest.skip(describe(name))
+
+
+@pytest.fixture(scope="session")
+def repokit_harness() -> Harness:
+    """Override this fixture with the harness of the backend under test."""
+    raise pytest.UsageError(
+        "define a session-scoped 'repokit_harness' fixture returning repokit.testing.Harness"
+    )
+
+
+@pytest.fixture(autouse=True)
+def _repokit_expected_failures(request: pytest.FixtureRequest) -> None:
+    if not _is_suite_test(request):
+        return
+    harness: Harness = request.getfixturevalue("repokit_harness")
+    cls = getattr(request.node, "cls", None)
+    reason = harness.expected_failure(cls.__name__ if cls else None, request.node.name)
+    if reason is not None:
+        request.node.add_marker(pytest.mark.xfail(reason=reason, strict=True))
+
+
+@pytest_asyncio.fixture
+async def repokit_db(
+    repokit_harness: Harness, request: pytest.FixtureRequest
+) -> AsyncIterator[Database]:
+    """An open database on the backend under test, with the suite's tables."""
+    db = await repokit_harness.open()
+    try:
+        if repokit_harness.capabilities is not None:
+            assert db.capabilities == repokit_harness.capabilities, (
+                f"the backend declares {db.capabilities}, the harness expects "
+                f"{repokit_harness.capabilities}"
+            )
+        _skip_missing_capabilities(request, db)
+        await prepare_tables(repokit_harness, db)
+        yield db
+    finally:
+        await db.close()
+
+
+@pytest.fixture
+def tenant() -> str:
+    """A fresh tenant name."""
+    return new_tenant()
+
+
+@pytest.fixture
+def repokit_runner(repokit_harness: Harness, request: pytest.FixtureRequest) -> Iterator[SuiteRunner]:
+    """The backend under test and the reference backend, for synchronous hypothesis tests."""
+    with SuiteRunner(repokit_harness) as runner:
+        _skip_missing_capabilities(request, runner.db)
+        yield runner
+
+
+@pytest_asyncio.fixture
+async def with_tables() -> AsyncIterator[Callable[..., Awaitable[None]]]:
+    """``await with_tables(db, *tables)``: create tables now, drop them after the test."""
+    created: list[tuple[Database, tuple[Table[Any], ...]]] = []
+
+    async def create(db: Database, *tables: Table[Any]) -> None:
+        await db.create_tables(*tables)
+        created.append((db, tables))
+
+    yield create
+    for db, tables in reversed(created):
+        await db.drop_tables(*tables)

@@ -1,0 +1,152 @@
+"""The tables and scopes the contract suite runs on.
+
+Three tables cover the shapes the contract distinguishes: ``rk_items`` (every
+value kind, a status soft-delete marker, a version field, an ignore-case
+field, a unique key among live entities and a nullable unique key),
+``rk_notes`` (integer keys, a ``deleted_at`` marker) and ``rk_labels``
+(string keys, no soft delete). Tests isolate themselves by tenant: every
+test works inside fresh tenants, so the tables are created once per session.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import os
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, NewType
+
+from repokit.conditions import Condition
+from repokit.scope import SearchScope
+from repokit.tables import StatusMarker, Table, TimestampMarker, Unique
+from repokit.types import MaxLength, Numeric
+
+__all__ = [
+    "ALL_TABLES",
+    "Item",
+    "ItemId",
+    "Label",
+    "Level",
+    "Note",
+    "Status",
+    "TenantScope",
+    "items",
+    "labels",
+    "new_note_id",
+    "new_tenant",
+    "notes",
+]
+
+ItemId = NewType("ItemId", uuid.UUID)
+
+
+class Status(enum.StrEnum):
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+    DELETED = "deleted"
+
+
+class Level(enum.IntEnum):
+    LOW = 1
+    MID = 2
+    HIGH = 3
+
+
+@dataclass(frozen=True)
+class Item:
+    """An entity with a field of every kind."""
+
+    id: ItemId
+    tenant: str
+    name: Annotated[str, MaxLength(64)]
+    status: Status = Status.ACTIVE
+    code: str | None = None
+    score: int | None = None
+    ratio: float | None = None
+    price: Annotated[Decimal, Numeric(12, 2)] | None = None
+    flag: bool | None = None
+    level: Level | None = None
+    at: datetime | None = None
+    day: date | None = None
+    ref: uuid.UUID | None = None
+    data: dict[str, Any] | None = None
+    version: int = 0
+
+
+items: Table[Item] = Table(
+    Item,
+    "rk_items",
+    primary_key="id",
+    unique=[Unique(("tenant", "name"), among_live=True), ("tenant", "code")],
+    indexes=[("tenant", "status"), ("tenant", "score")],
+    soft_delete=StatusMarker("status", deleted=Status.DELETED, restored=Status.ACTIVE),
+    ignore_case=["name"],
+    version="version",
+)
+
+
+@dataclass(frozen=True)
+class Note:
+    """Integer keys, soft delete by timestamp, no version."""
+
+    id: int
+    tenant: str
+    body: str
+    rank: int | None = None
+    deleted_at: datetime | None = None
+
+
+notes: Table[Note] = Table(
+    Note,
+    "rk_notes",
+    primary_key="id",
+    indexes=[("tenant", "rank")],
+    soft_delete=TimestampMarker("deleted_at"),
+)
+
+
+@dataclass(frozen=True)
+class Label:
+    """String keys, no soft-delete marker: labels can only be purged."""
+
+    key: str
+    tenant: str
+    color: str | None = None
+    weight: int = 0
+
+
+labels: Table[Label] = Table(
+    Label, "rk_labels", primary_key="key", unique=[("tenant", "color")]
+)
+
+ALL_TABLES: tuple[Table[Any], ...] = (items, notes, labels)
+
+
+@dataclass(frozen=True)
+class TenantScope(SearchScope):
+    """Everything of one tenant, on any of the suite's tables."""
+
+    tenant: str
+    table: Table[Any] = field(default=items, compare=False)
+
+    def to_condition(self) -> Condition:
+        return self.table.c.tenant == self.tenant
+
+
+_tenants = itertools.count()
+_notes = itertools.count(1)
+_RUN = uuid.uuid4().hex[:8]
+_NOTE_BASE = int.from_bytes(os.urandom(3), "big") << 32
+
+
+def new_tenant() -> str:
+    """A tenant name no other test (or earlier run on the same server) uses."""
+    return f"t-{_RUN}-{next(_tenants)}"
+
+
+def new_note_id() -> int:
+    """A fresh integer key for rk_notes."""
+    return _NOTE_BASE + next(_notes)

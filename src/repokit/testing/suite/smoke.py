@@ -1,0 +1,22 @@
+"""The suite's first test: a round trip through every standard operation."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from repokit import Database, Repository
+from repokit.testing.schema import Item, ItemId, TenantScope, items
+
+__all__ = ["TestSmoke"]
+
+
+class TestSmoke:
+    @pytest.mark.asyncio
+    async def test_create_then_get_returns_the_entity(self, repokit_db: Database, tenant: str) -> None:
+        repo: Repository[Item, ItemId] = Repository(repokit_db, items)
+        item = Item(ItemId(uuid.uuid4()), tenant, "first")
+        created = await repo.create(item, scope=TenantScope(tenant))
+        assert created == item
+        assert await repo.get(item.id, scope=TenantScope(tenant)) == item
