@@ -1,10 +1,29 @@
 """Every contract test, for ``from repokit.testing.suite import *``.
 
-Each module covers one section of CONTRACT.md; test classes are collected
-in the importing module, which defines the ``repokit_harness`` fixture.
-Suite tests are never overridden: declare an expected failure instead.
+Each module covers one section of CONTRACT.md and lists its test classes in
+``__all__``; they are collected in the importing module, which defines the
+``repokit_harness`` fixture. Suite tests are never overridden: declare an
+expected failure in the harness instead.
 """
 
-from repokit.testing.suite.smoke import TestSmoke
+from repokit.testing.suite.smoke import *  # noqa: F403
+from repokit.testing.suite.values import *  # noqa: F403
+from repokit.testing.suite.nulls import *  # noqa: F403
+from repokit.testing.suite.predicates import *  # noqa: F403
+from repokit.testing.suite.text import *  # noqa: F403
+from repokit.testing.suite.ordering import *  # noqa: F403
+from repokit.testing.suite.scoping import *  # noqa: F403
+from repokit.testing.suite.soft_delete import *  # noqa: F403
+from repokit.testing.suite.uniqueness import *  # noqa: F403
+from repokit.testing.suite.transactions import *  # noqa: F403
+from repokit.testing.suite.batches import *  # noqa: F403
+from repokit.testing.suite.updates import *  # noqa: F403
+from repokit.testing.suite.pagination import *  # noqa: F403
+from repokit.testing.suite.properties import *  # noqa: F403
+from repokit.testing.suite.stateful import *  # noqa: F403
 
-__all__ = ["TestSmoke"]
+from repokit.testing.suite import smoke, values, nulls, predicates, text, ordering, scoping, soft_delete, uniqueness, transactions, batches, updates, pagination, properties, stateful
+
+__all__ = [
+    *(name for module in (smoke, values, nulls, predicates, text, ordering, scoping, soft_delete, uniqueness, transactions, batches, updates, pagination, properties, stateful) for name in module.__all__),
+]

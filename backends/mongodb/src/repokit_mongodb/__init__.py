@@ -1,0 +1,1 @@
+"""repokit's MongoDB backend (work in progress)."""

@@ -1,0 +1,1 @@
+"""repokit's SQLAlchemy backend (work in progress)."""
