@@ -315,14 +315,13 @@ class Column:
             floored = floor_datetime(value)
             return floored, floored == value
         if kind is Kind.DECIMAL:
-            assert self.type.scale is not None and self.type.precision is not None
+            assert self.type.scale is not None
+            assert self.type.precision is not None
             if not value.is_finite():
                 self._fail(value, "NaN and infinities are not allowed")
             limit = Decimal(10) ** (self.type.precision - self.type.scale)
             if abs(value) >= limit:
-                self._fail(
-                    value, f"outside NUMERIC({self.type.precision}, {self.type.scale})"
-                )
+                self._fail(value, f"outside NUMERIC({self.type.precision}, {self.type.scale})")
             floored = value.quantize(Decimal(1).scaleb(-self.type.scale), rounding=ROUND_FLOOR)
             return floored + Decimal(0), floored == value
         return value, True
@@ -363,6 +362,10 @@ class Column:
 
     def __ge__(self, value: Any) -> Condition:
         return self._compare(Op.GE, value)
+
+    def ne(self, value: Any) -> Condition:
+        """``!=`` (matches nulls unless *value* is ``None``), for typed call sites."""
+        return self.__ne__(value)
 
     def is_null(self) -> Condition:
         """The field is null."""

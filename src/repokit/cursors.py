@@ -74,14 +74,14 @@ _DECODE_TYPES: dict[Kind, type | tuple[type, ...]] = {
 }
 
 
-def _decode(ftype: FieldType, raw: Any) -> Any:
+def _decode(ftype: FieldType, raw: Any) -> Any:  # raw: parsed JSON
     if raw is None:
         return None
     kind = ftype.kind
     if kind is Kind.ENUM:
         assert ftype.enum is not None
         return ftype.enum(raw).value
-    expected = _DECODE_TYPES[kind]
+    expected: Any = _DECODE_TYPES[kind]
     if not isinstance(raw, expected) or (kind is not Kind.BOOL and isinstance(raw, bool)):
         raise ValueError(f"expected {kind.value}")
     if kind is Kind.DECIMAL:
@@ -108,9 +108,7 @@ class CursorCodec:
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self._key, _VERSION + payload, hashlib.blake2b).digest()[:_MAC_SIZE]
 
-    def encode(
-        self, table: Table[Any], orders: Sequence[Order], bound_to: bytes, row: Row
-    ) -> str:
+    def encode(self, table: Table[Any], orders: Sequence[Order], bound_to: bytes, row: Row) -> str:
         """The cursor of *row* in a query with fingerprint *bound_to*."""
         values = [_encode(table.fields[o.field].type, row.get(o.field)) for o in orders]
         payload = bound_to + json.dumps(values, separators=(",", ":")).encode()

@@ -16,17 +16,23 @@ import asyncio
 import contextlib
 import os
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from repokit.backend import Backend, BackendSession
+from repokit.backend import Backend, BackendSession, Select
 from repokit.capabilities import Capabilities
+from repokit.conditions import Condition
 from repokit.cursors import DEFAULT_KEY, CursorCodec
-from repokit.errors import RepositoryError, TransactionAborted, TransactionConflict, UnsupportedOperation
+from repokit.errors import (
+    RepositoryError,
+    TransactionAborted,
+    TransactionConflict,
+    UnsupportedOperation,
+)
 from repokit.registry import backend_for_url
-from repokit.tables import Table
+from repokit.tables import Row, Table
 
 __all__ = ["Database", "Session"]
 
@@ -80,6 +86,35 @@ class Session:
         except BaseException as exc:
             self.fail(exc)
             raise
+
+    # -- the SPI calls, each aborting the transaction when it fails ---------------------------
+
+    async def insert(self, table: Table[Any], rows: Sequence[Row]) -> None:
+        await self.run(lambda backend: backend.insert(table, rows))
+
+    async def select(self, query: Select) -> list[Row]:
+        return await self.run(lambda backend: backend.select(query))
+
+    async def select_page(self, query: Select, *, with_count: bool) -> tuple[list[Row], int | None]:
+        return await self.run(lambda backend: backend.select_page(query, with_count=with_count))
+
+    async def count(self, table: Table[Any], where: Condition) -> int:
+        return await self.run(lambda backend: backend.count(table, where))
+
+    async def update(
+        self,
+        table: Table[Any],
+        where: Condition,
+        values: Mapping[str, Any],
+        *,
+        increment: Sequence[str] = (),
+    ) -> int:
+        return await self.run(
+            lambda backend: backend.update(table, where, values, increment=increment)
+        )
+
+    async def delete(self, table: Table[Any], where: Condition) -> int:
+        return await self.run(lambda backend: backend.delete(table, where))
 
     async def _end(self, commit: bool) -> None:
         backend, self._backend = self._backend, None
@@ -153,7 +188,9 @@ class Database:
     async def _session(self, read_only: bool) -> AsyncIterator[Session]:
         if self._closed:
             raise RepositoryError("the database is closed")
-        session = Session(self, await self.backend.open_session(read_only=read_only), read_only=read_only)
+        session = Session(
+            self, await self.backend.open_session(read_only=read_only), read_only=read_only
+        )
         try:
             yield session
         except BaseException:

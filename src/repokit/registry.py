@@ -72,5 +72,7 @@ def backend_for_url(url: str) -> type[Backend]:
         _registered[scheme] = loaded
         return loaded  # type: ignore[no-any-return]
     hint = _INSTALL_HINTS.get(scheme)
-    advice = f"install {hint!r} (pip install '{hint}')" if hint else "install a backend that provides it"
+    advice = (
+        f"install {hint!r} (pip install '{hint}')" if hint else "install a backend that provides it"
+    )
     raise BackendNotInstalled(f"no repokit backend for URL scheme {scheme!r}: {advice}")

@@ -46,7 +46,7 @@ Conditions = Condition | Iterable[Condition] | None
 
 
 class Repository(Generic[T, ID]):
-    """create / get / search / update / delete / purge, plus batch_update / batch_delete / batch_purge.
+    """The standard operations plus batch_update, batch_delete and batch_purge, on one table.
 
     Args:
         database: where the entities live.
@@ -77,7 +77,9 @@ class Repository(Generic[T, ID]):
 
     # -- the six standard operations --------------------------------------------------------
 
-    async def create(self, entity: T, *, scope: ScopeArg = None, session: Session | None = None) -> T:
+    async def create(
+        self, entity: T, *, scope: ScopeArg = None, session: Session | None = None
+    ) -> T:
         """Store a new entity (see :meth:`Creator.create`)."""
         return await self._write(session, lambda s: self.creator.create(s, entity, scope=scope))
 
@@ -131,7 +133,9 @@ class Repository(Generic[T, ID]):
         """The number of matching entities (see :meth:`BatchQuerier.count`)."""
         return await self._read(
             session,
-            lambda s: self.batch_querier.count(s, conditions=conditions, scope=scope, deleted=deleted),
+            lambda s: self.batch_querier.count(
+                s, conditions=conditions, scope=scope, deleted=deleted
+            ),
         )
 
     async def update(
@@ -151,15 +155,21 @@ class Repository(Generic[T, ID]):
             ),
         )
 
-    async def delete(self, key: ID, *, scope: ScopeArg = None, session: Session | None = None) -> None:
+    async def delete(
+        self, key: ID, *, scope: ScopeArg = None, session: Session | None = None
+    ) -> None:
         """Soft-delete one entity (see :meth:`Deleter.delete`)."""
         await self._write(session, lambda s: self.deleter.delete(s, key, scope=scope))
 
-    async def restore(self, key: ID, *, scope: ScopeArg = None, session: Session | None = None) -> T:
+    async def restore(
+        self, key: ID, *, scope: ScopeArg = None, session: Session | None = None
+    ) -> T:
         """Restore a soft-deleted entity (see :meth:`Deleter.restore`)."""
         return await self._write(session, lambda s: self.deleter.restore(s, key, scope=scope))
 
-    async def purge(self, key: ID, *, scope: ScopeArg = None, session: Session | None = None) -> None:
+    async def purge(
+        self, key: ID, *, scope: ScopeArg = None, session: Session | None = None
+    ) -> None:
         """Remove one entity for good (see :meth:`Purger.purge`)."""
         await self._write(session, lambda s: self.purger.purge(s, key, scope=scope))
 
@@ -219,7 +229,9 @@ class Repository(Generic[T, ID]):
         keys = _materialise(ids)
         return await self._write(
             session,
-            lambda s: self.batch_purger.batch_purge(s, ids=keys, conditions=conditions, scope=scope),
+            lambda s: self.batch_purger.batch_purge(
+                s, ids=keys, conditions=conditions, scope=scope
+            ),
         )
 
 

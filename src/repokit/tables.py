@@ -177,7 +177,6 @@ class Table(Generic[T]):
             raise InvalidTableDefinition(f"{ename}: invalid table name {name!r}")
         self.name = name
         declared = self._declared_types(entity, ename)
-        self._fail = lambda field, why: InvalidTableDefinition(f"{ename}.{field}: {why}")
 
         if primary_key not in declared:
             raise self._fail(primary_key, "the primary key is not a field")
@@ -226,6 +225,9 @@ class Table(Generic[T]):
         self._converters = {n: converter(f.type) for n, f in fields.items()}
 
     # -- definition checks ------------------------------------------------------------------
+
+    def _fail(self, field: str, why: str) -> InvalidTableDefinition:
+        return InvalidTableDefinition(f"{self.entity_name}.{field}: {why}")
 
     @staticmethod
     def _declared_types(entity: type[Any], ename: str) -> dict[str, FieldType]:
@@ -295,7 +297,9 @@ class Table(Generic[T]):
                 raise self._fail(marker.field, "a timestamp marker must be a nullable datetime")
             return marker
         if not isinstance(marker, StatusMarker):
-            raise InvalidTableDefinition(f"{self.entity_name}: unknown soft-delete marker {marker!r}")
+            raise InvalidTableDefinition(
+                f"{self.entity_name}: unknown soft-delete marker {marker!r}"
+            )
         for value in (marker.deleted, marker.restored):
             try:
                 converter(ftype)(value)
@@ -315,7 +319,7 @@ class Table(Generic[T]):
         column = self.c[marker.field]
         if isinstance(marker, TimestampMarker):
             return column.is_null()
-        return column != marker.deleted
+        return column.ne(marker.deleted)
 
     def deleted_condition(self) -> Condition:
         """Matches soft-deleted entities."""
@@ -402,9 +406,7 @@ class Table(Generic[T]):
         """Check that a condition only reads this table's fields (raises InvalidQuery)."""
         for table, field in condition.fields():
             if table != self.name or field not in self.fields:
-                raise InvalidQuery(
-                    f"condition on {table}.{field} used with table {self.name}"
-                )
+                raise InvalidQuery(f"condition on {table}.{field} used with table {self.name}")
         return condition
 
     def __repr__(self) -> str:

@@ -68,10 +68,13 @@ class Numeric:
     scale: int
 
     def __post_init__(self) -> None:
-        if not 1 <= self.precision <= MAX_DECIMAL_PRECISION or not 0 <= self.scale <= self.precision:
+        if (
+            not 1 <= self.precision <= MAX_DECIMAL_PRECISION
+            or not 0 <= self.scale <= self.precision
+        ):
             raise InvalidTableDefinition(
-                f"Numeric({self.precision}, {self.scale}): precision must be 1..{MAX_DECIMAL_PRECISION} "
-                "and scale 0..precision"
+                f"Numeric({self.precision}, {self.scale}): precision must be "
+                f"1..{MAX_DECIMAL_PRECISION} and scale 0..precision"
             )
 
 
@@ -171,7 +174,8 @@ def parse_annotation(entity: str, field: str, annotation: Any) -> FieldType:
     if kind is Kind.DECIMAL:
         if numeric is None:
             raise InvalidTableDefinition(
-                f"{entity}.{field}: a Decimal field needs Annotated[Decimal, Numeric(precision, scale)]"
+                f"{entity}.{field}: a Decimal field needs "
+                "Annotated[Decimal, Numeric(precision, scale)]"
             )
         return FieldType(kind, nullable, precision=numeric.precision, scale=numeric.scale)
     if numeric is not None:

@@ -92,7 +92,7 @@ def _float(value: Any) -> float:
         value = float(value)
     if not math.isfinite(value):
         raise Rejected("NaN and infinities are not allowed")
-    return value + 0.0  # -0.0 + 0.0 == 0.0: one zero only
+    return float(value) + 0.0  # -0.0 + 0.0 == 0.0: one zero only
 
 
 def _bool(value: Any) -> bool:
@@ -102,7 +102,8 @@ def _bool(value: Any) -> bool:
 
 
 def _to_decimal(ftype: FieldType) -> Callable[[Any], Any]:
-    assert ftype.precision is not None and ftype.scale is not None
+    assert ftype.precision is not None
+    assert ftype.scale is not None
     quantum = Decimal(1).scaleb(-ftype.scale)
     limit = Decimal(10) ** (ftype.precision - ftype.scale)
 

@@ -145,7 +145,9 @@ def tenant() -> str:
 
 
 @pytest.fixture
-def repokit_runner(repokit_harness: Harness, request: pytest.FixtureRequest) -> Iterator[SuiteRunner]:
+def repokit_runner(
+    repokit_harness: Harness, request: pytest.FixtureRequest
+) -> Iterator[SuiteRunner]:
     """The backend under test and the reference backend, for synchronous hypothesis tests."""
     with SuiteRunner(repokit_harness) as runner:
         _skip_missing_capabilities(request, runner.db)

@@ -118,9 +118,7 @@ class Label:
     weight: int = 0
 
 
-labels: Table[Label] = Table(
-    Label, "rk_labels", primary_key="key", unique=[("tenant", "color")]
-)
+labels: Table[Label] = Table(Label, "rk_labels", primary_key="key", unique=[("tenant", "color")])
 
 ALL_TABLES: tuple[Table[Any], ...] = (items, notes, labels)
 

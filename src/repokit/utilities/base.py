@@ -46,11 +46,13 @@ class Utility(Generic[T]):
     def key(self, key: Any) -> Any:
         """The normalised primary key (raises InvalidValue naming the field)."""
         if key is None:
-            raise InvalidValue(self.table.entity_name, self.table.primary_key, key, "a key is required")
+            raise InvalidValue(
+                self.table.entity_name, self.table.primary_key, key, "a key is required"
+            )
         return self.table.normalize(self.table.primary_key, key)
 
     def key_condition(self, key: Any) -> Condition:
-        return self.table.c[self.table.primary_key] == key
+        return self.table.c[self.table.primary_key].eq(key)
 
     def scope(self, scope: ScopeArg) -> Condition | None:
         return scope_condition(scope, self.table)

@@ -41,7 +41,7 @@ class Creator(Utility[T]):
         """
         session.require_writable("create")
         rows = self._rows((entity,), scope)
-        await session.run(lambda backend: backend.insert(self.table, rows))
+        await session.insert(self.table, rows)
         return self.table.from_row(rows[0])
 
     async def batch_create(
@@ -56,5 +56,5 @@ class Creator(Utility[T]):
         session.require_writable("batch_create")
         rows = self._rows(entities, scope)
         if rows:
-            await session.run(lambda backend: backend.insert(self.table, rows))
+            await session.insert(self.table, rows)
         return [self.table.from_row(row) for row in rows]

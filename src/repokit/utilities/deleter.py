@@ -46,9 +46,7 @@ class Deleter(Utility[T]):
         values = self.table.deleted_values()
         where = self._where(key, scope, self.table.live_condition())
         session.require_writable("delete")
-        count = await session.run(
-            lambda backend: backend.update(self.table, where, values, increment=self._increment())
-        )
+        count = await session.update(self.table, where, values, increment=self._increment())
         if count == 0:
             raise EntityNotFound(self.table.entity_name, key)
 
@@ -71,11 +69,7 @@ class Deleter(Utility[T]):
         total = 0
         for chunk in self.chunks(session, keys):
             where = and_(base, chunk)
-            total += await session.run(
-                lambda backend, where=where: backend.update(
-                    self.table, where, values, increment=self._increment()
-                )
-            )
+            total += await session.update(self.table, where, values, increment=self._increment())
         return total
 
     async def restore(self, session: Session, key: Any, *, scope: ScopeArg = None) -> T:
@@ -89,12 +83,10 @@ class Deleter(Utility[T]):
         values: Row = self.table.restored_values()
         where = self._where(key, scope, self.table.deleted_condition())
         session.require_writable("restore")
-        rows = await session.run(lambda backend: backend.select(Select(self.table, where, limit=1)))
+        rows = await session.select(Select(self.table, where, limit=1))
         if not rows:
             raise EntityNotFound(self.table.entity_name, key)
-        await session.run(
-            lambda backend: backend.update(self.table, where, values, increment=self._increment())
-        )
+        await session.update(self.table, where, values, increment=self._increment())
         row = {**rows[0], **values}
         if self.table.version is not None:
             row[self.table.version] += 1

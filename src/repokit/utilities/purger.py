@@ -33,7 +33,7 @@ class Purger(Utility[T]):
         where = self.key_condition(normal)
         if scope_cond is not None:
             where = and_(where, scope_cond)
-        count = await session.run(lambda backend: backend.delete(self.table, where))
+        count = await session.delete(self.table, where)
         if count == 0:
             raise EntityNotFound(self.table.entity_name, key)
 
@@ -66,7 +66,5 @@ class BatchPurger(Utility[T]):
         total = 0
         for chunk in self.chunks(session, keys):
             where = and_(base, chunk)
-            total += await session.run(
-                lambda backend, where=where: backend.delete(self.table, where)
-            )
+            total += await session.delete(self.table, where)
         return total

@@ -41,7 +41,7 @@ class Querier(Utility[T]):
         normal = self.key(key)
         where = and_(self.key_condition(normal), self.visibility(deleted), *_opt(self.scope(scope)))
         query = Select(self.table, where, limit=1)
-        rows = await session.run(lambda backend: backend.select(query))
+        rows = await session.select(query)
         if not rows:
             raise EntityNotFound(self.table.entity_name, key)
         return self.table.from_row(rows[0])
@@ -72,7 +72,9 @@ class BatchQuerier(Utility[T]):
             if not isinstance(order, Order):
                 raise InvalidQuery(f"expected an order (c.field.asc() / .desc()), got {order!r}")
             if order.table != self.table.name or order.field not in self.table.fields:
-                raise InvalidQuery(f"order on {order.table}.{order.field} used with {self.table.name}")
+                raise InvalidQuery(
+                    f"order on {order.table}.{order.field} used with {self.table.name}"
+                )
             result.append(order)
             if order.field == self.table.primary_key:
                 return tuple(result)  # already total
@@ -89,7 +91,7 @@ class BatchQuerier(Utility[T]):
     ) -> int:
         """The number of entities matching *conditions* within *scope*."""
         where = self.where(conditions, scope, deleted)
-        return await session.run(lambda backend: backend.count(self.table, where))
+        return await session.count(self.table, where)
 
     async def search(
         self,
@@ -142,7 +144,7 @@ class BatchQuerier(Utility[T]):
 
     async def _exists(self, session: Session, where: Condition) -> bool:
         query = Select(self.table, where, limit=1)
-        return bool(await session.run(lambda backend: backend.select(query)))
+        return bool(await session.select(query))
 
     async def _offset(
         self,
@@ -154,13 +156,11 @@ class BatchQuerier(Utility[T]):
     ) -> tuple[list[Row], int | None, bool, bool]:
         if pagination is None:
             query = Select(self.table, where, tuple(orders))
-            rows, total = await session.run(
-                lambda backend: backend.select_page(query, with_count=with_count)
-            )
+            rows, total = await session.select_page(query, with_count=with_count)
             return rows, total, False, False
         limit, offset = pagination.limit, pagination.offset
         query = Select(self.table, where, tuple(orders), limit + 1, offset)
-        rows, total = await session.run(lambda backend: backend.select_page(query, with_count=with_count))
+        rows, total = await session.select_page(query, with_count=with_count)
         has_next = len(rows) > limit
         if offset == 0:
             has_previous = False
@@ -192,7 +192,7 @@ class BatchQuerier(Utility[T]):
             boundary = keyset_after(walk, values)
         page_where = where if boundary is None else and_(where, boundary)
         query = Select(self.table, page_where, walk, size + 1)
-        rows, _ = await session.run(lambda backend: backend.select_page(query, with_count=False))
+        rows, _ = await session.select_page(query, with_count=False)
         total = await self.count_where(session, where) if with_count else None
         more = len(rows) > size
         rows = rows[:size]
@@ -204,4 +204,4 @@ class BatchQuerier(Utility[T]):
         return rows, total, more, behind
 
     async def count_where(self, session: Session, where: Condition) -> int:
-        return await session.run(lambda backend: backend.count(self.table, where))
+        return await session.count(self.table, where)

@@ -87,7 +87,7 @@ class Updater(Utility[T]):
         if scope_cond is not None:
             found = and_(found, scope_cond)
         query = Select(table, found, limit=1)
-        rows = await session.run(lambda backend: backend.select(query))
+        rows = await session.select(query)
         if not rows:
             raise EntityNotFound(table.entity_name, key)
         current = rows[0]
@@ -108,12 +108,11 @@ class Updater(Utility[T]):
         guard = found
         increment: tuple[str, ...] = ()
         if table.version is not None:
-            guard = and_(found, table.c[table.version] == stored_version)
+            assert isinstance(stored_version, int)
+            guard = and_(found, table.c[table.version].eq(stored_version))
             increment = (table.version,)
             new[table.version] = stored_version + 1
-        count = await session.run(
-            lambda backend: backend.update(table, guard, changed, increment=increment)
-        )
+        count = await session.update(table, guard, changed, increment=increment)
         if count == 0:
             # The entity changed or vanished between our read and our write.
             if table.version is None:
@@ -165,16 +164,14 @@ class BatchUpdater(Utility[T]):
         total = 0
         for chunk in self.chunks(session, keys):
             where = and_(base, chunk)
-            total += await session.run(
-                lambda backend, where=where: backend.update(table, where, values, increment=increment)
-            )
+            total += await session.update(table, where, values, increment=increment)
         return total
 
     async def _count(self, session: Session, keys: list[Any] | None, base: Condition) -> int:
         total = 0
         for chunk in self.chunks(session, keys):
             where = and_(base, chunk)
-            total += await session.run(lambda backend, where=where: backend.count(self.table, where))
+            total += await session.count(self.table, where)
         return total
 
     async def _check_scope(
@@ -194,6 +191,6 @@ class BatchUpdater(Utility[T]):
         leaving = not_(substitute(scope_cond, values))
         for chunk in self.chunks(session, keys):
             query = Select(self.table, and_(base, chunk, leaving), limit=1)
-            rows = await session.run(lambda backend, query=query: backend.select(query))
+            rows = await session.select(query)
             if rows:
                 raise ScopeViolation(self.table.entity_name, rows[0][self.table.primary_key])
