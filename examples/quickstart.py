@@ -11,7 +11,8 @@ Run it with no setup (SQLite in a temporary directory)::
 
 or against any backend::
 
-    REPOKIT_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test uv run python examples/quickstart.py
+    export REPOKIT_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test
+    uv run python examples/quickstart.py
     REPOKIT_DATABASE_URL=mongodb://127.0.0.1:27017/quickstart uv run python examples/quickstart.py
     REPOKIT_DATABASE_URL=memory:// uv run python examples/quickstart.py
 """
