@@ -25,8 +25,8 @@ class Capabilities:
     transactions: bool = field(
         default=True,
         metadata=_doc(
-            "writes in one session commit or roll back together (a standalone "
-            "MongoDB server has no multi-document transactions)"
+            "writes in one session commit or roll back together (a server without "
+            "multi-document transactions cannot promise it)"
         ),
     )
     max_ids_per_statement: int = field(

@@ -10,13 +10,21 @@ from typing import Any, Self
 from repokit.backend import Backend, BackendSession, Select
 from repokit.capabilities import Capabilities
 from repokit.conditions import Condition
-from repokit.errors import EntityAlreadyExists, InvalidQuery, UnsupportedOperation
+from repokit.errors import (
+    EntityAlreadyExists,
+    InvalidQuery,
+    TransactionConflict,
+    UnsupportedOperation,
+)
 from repokit.evaluate import evaluate, sort_rows
 from repokit.tables import Row, Table
 
 __all__ = ["MemoryBackend", "MemorySession"]
 
 Rows = dict[Any, Row]  # primary key -> row
+
+#: How long a write session waits for the previous one to end.
+WRITER_WAIT_SECONDS = 10.0
 
 
 class _Store:
@@ -56,7 +64,15 @@ class MemoryBackend(Backend):
 
     async def open_session(self, *, read_only: bool) -> MemorySession:
         if not read_only:
-            await self._store.writer.acquire()
+            try:
+                await asyncio.wait_for(self._store.writer.acquire(), WRITER_WAIT_SECONDS)
+            except TimeoutError:
+                # Most likely a second write session opened inside a first one in the
+                # same task, which would otherwise wait forever.
+                raise TransactionConflict(
+                    f"no write session became free within {WRITER_WAIT_SECONDS} s "
+                    "(write sessions run one at a time; is one open around this call?)"
+                ) from None
         return MemorySession(self._store, read_only=read_only)
 
     async def close(self) -> None:

@@ -86,6 +86,23 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse suite tests overridden or extended by subclassing: declare expected failures."""
+    for item in items:
+        cls = getattr(item, "cls", None)
+        if cls is None:
+            continue
+        for base in cls.__mro__[1:]:
+            if base.__module__.startswith(_SUITE_MODULE) and not cls.__module__.startswith(
+                _SUITE_MODULE
+            ):
+                raise pytest.UsageError(
+                    f"{cls.__qualname__} subclasses the contract suite's {base.__qualname__}: "
+                    "suite tests are never overridden; declare an expected failure in the "
+                    "harness instead"
+                )
+
+
 def _is_suite_test(request: pytest.FixtureRequest) -> bool:
     function = getattr(request.node, "function", None)
     return bool(function is not None and function.__module__.startswith(_SUITE_MODULE))

@@ -11,5 +11,6 @@ if find_spec("pytest_asyncio") is not None and find_spec("hypothesis") is not No
     from repokit.testing.plugin import *  # noqa: F403
     from repokit.testing.plugin import (  # noqa: F401
         _repokit_expected_failures,
+        pytest_collection_modifyitems,
         pytest_configure,
     )
