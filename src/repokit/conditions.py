@@ -320,9 +320,11 @@ class Column:
             if not value.is_finite():
                 self._fail(value, "NaN and infinities are not allowed")
             limit = Decimal(10) ** (self.type.precision - self.type.scale)
-            if abs(value) >= limit:
+            if value.copy_abs() >= limit:  # abs() would round to the context precision
                 self._fail(value, f"outside NUMERIC({self.type.precision}, {self.type.scale})")
             floored = value.quantize(Decimal(1).scaleb(-self.type.scale), rounding=ROUND_FLOOR)
+            if floored.copy_abs() >= limit:  # -9.995 floors to -10.00, beyond NUMERIC(3, 2)
+                self._fail(value, f"outside NUMERIC({self.type.precision}, {self.type.scale})")
             return floored + Decimal(0), floored == value
         return value, True
 

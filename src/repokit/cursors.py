@@ -130,6 +130,11 @@ class CursorCodec:
             token = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         except (binascii.Error, ValueError):
             raise InvalidCursor("malformed cursor: not base64url") from None
+        # The decoder skips foreign characters, accepts '+' and '/', and ignores
+        # the unused low bits of the last character: only the exact string
+        # encode() produced may name this token, so any edited character fails.
+        if base64.urlsafe_b64encode(token).decode().rstrip("=") != cursor:
+            raise InvalidCursor("malformed cursor: not canonical base64url")
         if len(token) < 1 + _MAC_SIZE + _FINGERPRINT_SIZE:
             raise InvalidCursor("malformed cursor: truncated")
         if token[:1] != _VERSION:

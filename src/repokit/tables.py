@@ -117,7 +117,10 @@ class Columns:
         self._columns = dict(columns)
 
     def __getattr__(self, name: str) -> Column:
-        # Only called for names that are not fields.
+        # Only called for names that are not fields. Private and dunder names stay
+        # AttributeError so that copy, pickle and hasattr() keep working.
+        if name.startswith("_"):
+            raise AttributeError(name)
         raise InvalidQuery(f"{self._table} has no field {name!r}")
 
     def __getitem__(self, name: str) -> Column:
@@ -185,9 +188,12 @@ class Table(Generic[T]):
             raise self._fail(primary_key, "the primary key must be a non-null, non-float scalar")
         self.primary_key = primary_key
 
+        for what, names in (("unique", unique), ("indexes", indexes), ("ignore_case", ignore_case)):
+            if isinstance(names, str):
+                raise self._fail(names, f"{what} takes a collection of names, not a string")
         folded = tuple(dict.fromkeys(ignore_case))
         for field in folded:
-            if field not in declared:
+            if not isinstance(field, str) or field not in declared:
                 raise self._fail(field, "ignore_case names an unknown field")
             if declared[field].kind is not Kind.STR:
                 raise self._fail(field, "ignore_case applies to str fields only")
@@ -246,18 +252,22 @@ class Table(Generic[T]):
                     f"{ename}.{f.name}: field names start with a letter and use letters, "
                     f"digits and underscores (not ending in {SHADOW_SUFFIX})"
                 )
+            if not f.init:
+                raise InvalidTableDefinition(
+                    f"{ename}.{f.name}: an init=False field cannot be rebuilt from a stored row"
+                )
             declared[f.name] = parse_annotation(ename, f.name, hints[f.name])
         if not declared:
             raise InvalidTableDefinition(f"{ename}: an entity needs at least one field")
         return declared
 
     def _check_fields(self, fields: Sequence[str], what: str) -> tuple[str, ...]:
-        if isinstance(fields, str) or not fields:
+        if isinstance(fields, str) or not isinstance(fields, Sequence) or not fields:
             raise InvalidTableDefinition(
                 f"{self.entity_name}: {what} takes a non-empty tuple of field names, got {fields!r}"
             )
         for field in fields:
-            if field not in self.declared:
+            if not isinstance(field, str) or field not in self.declared:
                 raise self._fail(field, f"{what} names an unknown field")
             if self.fields[field].type.kind is Kind.JSON:
                 raise self._fail(field, f"{what} cannot include a JSON field")
@@ -265,7 +275,7 @@ class Table(Generic[T]):
 
     def _check_unique(self, spec: Sequence[str] | Unique) -> Unique:
         if not isinstance(spec, Unique):
-            spec = Unique(tuple(spec))
+            spec = Unique(self._check_fields(spec, "unique"))
         fields = self._check_fields(spec.fields, "unique")
         if spec.among_live and self.soft_delete is None:
             raise InvalidTableDefinition(
@@ -280,7 +290,7 @@ class Table(Generic[T]):
 
     def _check_index(self, spec: Sequence[str] | Index) -> Index:
         if not isinstance(spec, Index):
-            spec = Index(tuple(spec))
+            spec = Index(self._check_fields(spec, "index"))
         fields = self._check_fields(spec.fields, "index")
         return Index(fields, spec.name or _constraint_name("ix", self.name, fields))
 
@@ -289,6 +299,10 @@ class Table(Generic[T]):
     ) -> StatusMarker | TimestampMarker | None:
         if marker is None:
             return None
+        if not isinstance(marker, StatusMarker | TimestampMarker):
+            raise InvalidTableDefinition(
+                f"{self.entity_name}: unknown soft-delete marker {marker!r}"
+            )
         ftype = declared.get(marker.field)
         if ftype is None:
             raise self._fail(marker.field, "the soft-delete marker is not a field")
@@ -296,10 +310,6 @@ class Table(Generic[T]):
             if ftype.kind is not Kind.DATETIME or not ftype.nullable:
                 raise self._fail(marker.field, "a timestamp marker must be a nullable datetime")
             return marker
-        if not isinstance(marker, StatusMarker):
-            raise InvalidTableDefinition(
-                f"{self.entity_name}: unknown soft-delete marker {marker!r}"
-            )
         for value in (marker.deleted, marker.restored):
             try:
                 converter(ftype)(value)

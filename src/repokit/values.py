@@ -70,7 +70,8 @@ def _to_str(ftype: FieldType) -> Callable[[Any], Any]:
             raise Rejected(f"expected str, got {type(value).__name__}")
         if max_length is not None and len(value) > max_length:
             raise Rejected(f"longer than {max_length} characters ({len(value)})")
-        return _check_text(value)
+        # A str subclass (a StrEnum member, say) is stored as the plain string.
+        return _check_text(value if type(value) is str else str.__str__(value))
 
     return convert
 

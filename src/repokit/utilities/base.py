@@ -60,9 +60,10 @@ class Utility(Generic[T]):
     def visibility(self, deleted: Deleted) -> Condition:
         if not isinstance(deleted, Deleted):
             raise InvalidQuery(f"deleted must be a Deleted member, got {deleted!r}")
-        if self.table.soft_delete is None or deleted is Deleted.INCLUDE:
+        if deleted is Deleted.INCLUDE:
             return TRUE
         if deleted is Deleted.ONLY:
+            # Without a marker nothing is ever soft-deleted: the condition is FALSE.
             return self.table.deleted_condition()
         return self.table.live_condition()
 

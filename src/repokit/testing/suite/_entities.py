@@ -12,13 +12,17 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import pytest
+
 from repokit.conditions import Condition, Order
 from repokit.database import Database
+from repokit.errors import InvalidValue
 from repokit.repository import Repository
 from repokit.testing.schema import Item, ItemId, TenantScope, items
 from repokit.utilities import Deleted
 
 __all__ = [
+    "assert_refused",
     "count_items",
     "item_repository",
     "matching_names",
@@ -82,3 +86,19 @@ async def ordered_names(
         conditions=tuple(conditions), orders=orders, scope=TenantScope(tenant)
     )
     return [item.name for item in page.items]
+
+
+async def assert_refused(db: Database, tenant: str, field: str, value: Any) -> InvalidValue:
+    """Creating an item with *field* = *value* raises InvalidValue and writes nothing.
+
+    Returns the error, checked to name the entity, the field and the value.
+    """
+    with pytest.raises(InvalidValue) as caught:
+        await item_repository(db).create(
+            new_item(tenant, **{field: value}), scope=TenantScope(tenant)
+        )
+    assert caught.value.entity == items.entity_name
+    assert caught.value.field == field
+    assert caught.value.value is value
+    assert await count_items(db, tenant, deleted=Deleted.INCLUDE) == 0
+    return caught.value
