@@ -1,0 +1,176 @@
+"""The SQLAlchemy backend: an ``AsyncEngine``, its dialect, schema management and sessions.
+
+``Database.connect("postgresql+asyncpg://…")`` / ``"sqlite+aiosqlite:///app.db"``
+builds an engine owned (and disposed) by the backend; the bare schemes
+``postgresql://`` and ``sqlite://`` pick asyncpg and aiosqlite. Applications
+that already own an ``AsyncEngine`` wrap it with
+:meth:`SQLAlchemyBackend.from_engine`; the backend then never disposes it and
+leaves its connections' settings as it found them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import Any, Self
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from repokit.backend import Backend
+from repokit.errors import BackendUnavailable, RepositoryError, UnsupportedOperation
+from repokit.tables import Table
+from repokit_sqlalchemy.dialect import SQLDialect
+from repokit_sqlalchemy.errors import translate
+from repokit_sqlalchemy.postgres import PostgresDialect
+from repokit_sqlalchemy.schema import sql_table
+from repokit_sqlalchemy.session import SQLAlchemySession
+from repokit_sqlalchemy.sqlite import SQLiteDialect
+
+__all__ = ["SQLAlchemyBackend"]
+
+#: Bare schemes and the async driver repokit runs them on.
+_DRIVERS = {"postgresql": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
+
+
+def _dialect_for(url: sa.URL, busy_timeout: float | None) -> SQLDialect:
+    backend = url.get_backend_name()
+    if backend == "postgresql":
+        if url.get_driver_name() != "asyncpg":
+            raise UnsupportedOperation(f"{url.drivername}: repokit runs PostgreSQL on asyncpg")
+        if busy_timeout is not None:
+            raise TypeError("busy_timeout applies to SQLite only")
+        return PostgresDialect()
+    if backend == "sqlite":
+        if url.get_driver_name() != "aiosqlite":
+            raise UnsupportedOperation(f"{url.drivername}: repokit runs SQLite on aiosqlite")
+        if busy_timeout is None:
+            return SQLiteDialect(url)
+        return SQLiteDialect(url, busy_timeout=busy_timeout)
+    raise UnsupportedOperation(f"the SQLAlchemy backend does not support {url.drivername}://")
+
+
+class SQLAlchemyBackend(Backend):
+    """PostgreSQL (asyncpg) and SQLite (aiosqlite) on SQLAlchemy 2 Core.
+
+    Args:
+        engine: the async engine to run on.
+        owned: whether :meth:`close` disposes the engine.
+        busy_timeout: SQLite only: seconds a statement waits for another
+            process's lock, and a writer for its turn, before the transaction
+            fails with :class:`~repokit.errors.TransactionConflict` (default 30).
+    """
+
+    def __init__(
+        self, engine: AsyncEngine, *, owned: bool = False, busy_timeout: float | None = None
+    ) -> None:
+        self.engine = engine
+        self.dialect = _dialect_for(engine.url, busy_timeout)
+        self.dialect.install(engine, owned=owned)
+        self.capabilities = self.dialect.capabilities
+        self._owned = owned
+        self._prepared = False
+
+    @classmethod
+    async def connect(cls, url: str, **options: Any) -> Self:
+        """Create an engine for *url* and check that the database answers.
+
+        Args:
+            url: ``postgresql[+asyncpg]://…`` or ``sqlite[+aiosqlite]:///path``.
+            options: ``busy_timeout`` (SQLite, see the class); everything else
+                goes to ``create_async_engine`` (``pool_size``, ``echo``, …).
+
+        Raises:
+            BackendUnavailable: the database cannot be reached.
+        """
+        busy_timeout = options.pop("busy_timeout", None)
+        parsed = sa.make_url(url)
+        driver = _DRIVERS.get(parsed.drivername)
+        if driver is not None:
+            parsed = parsed.set(drivername=driver)
+        defaults = _dialect_for(parsed, busy_timeout).engine_defaults(parsed)
+        engine = create_async_engine(parsed, **{**defaults, **options})
+        backend = cls(engine, owned=True, busy_timeout=busy_timeout)
+        try:
+            await backend._prepare()
+        except BaseException:
+            await engine.dispose()
+            raise
+        return backend
+
+    @classmethod
+    def from_engine(cls, engine: AsyncEngine, *, busy_timeout: float | None = None) -> Self:
+        """Run on an engine the application owns; :meth:`close` leaves it open."""
+        return cls(engine, owned=False, busy_timeout=busy_timeout)
+
+    async def _prepare(self) -> None:
+        if self._prepared:
+            return
+        try:
+            await self.dialect.prepare(self.engine)
+            async with self.engine.connect():
+                pass
+        except BackendUnavailable:
+            raise
+        except Exception as exc:
+            mapped = translate(exc, self.dialect, None)
+            if isinstance(mapped, BackendUnavailable) or mapped is None:
+                raise BackendUnavailable(
+                    f"cannot reach the {self.dialect.name} database: {exc}"
+                ) from exc
+            raise mapped from exc
+        self._prepared = True
+
+    # -- schema ------------------------------------------------------------------------------
+
+    async def create_tables(self, tables: Sequence[Table[Any]]) -> None:
+        await self._ddl(tables, create=True)
+
+    async def drop_tables(self, tables: Sequence[Table[Any]]) -> None:
+        await self._ddl(tables, create=False)
+
+    async def _ddl(self, tables: Sequence[Table[Any]], *, create: bool) -> None:
+        session = await self.open_session(read_only=False)
+        connection = session._live()
+
+        def run(sync: sa.Connection) -> None:
+            for table in tables:
+                sql = sql_table(table)
+                if create:
+                    sql.create(sync, checkfirst=True)
+                else:
+                    sql.drop(sync, checkfirst=True)
+
+        try:
+            await connection.run_sync(run)
+        except Exception as exc:
+            await session.rollback()
+            raise session._error(exc, None) from exc
+        await session.commit()
+
+    # -- sessions ----------------------------------------------------------------------------
+
+    async def open_session(self, *, read_only: bool) -> SQLAlchemySession:
+        await self._prepare()
+        turn = await self.dialect.acquire_turn(read_only=read_only)
+        connection: AsyncConnection | None = None
+        try:
+            connection = await self.engine.connect()
+            await self.dialect.begin(connection, read_only=read_only)
+        except BaseException as exc:
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    await connection.close()
+            if turn is not None:
+                turn.release()
+            if isinstance(exc, Exception):
+                mapped = translate(exc, self.dialect, None)
+                if mapped is None:
+                    mapped = RepositoryError(f"cannot begin a transaction: {exc}")
+                raise mapped from exc
+            raise
+        return SQLAlchemySession(self, connection, turn, read_only=read_only)
+
+    async def close(self) -> None:
+        if self._owned:
+            await self.engine.dispose()

@@ -1,0 +1,267 @@
+"""SQLite (aiosqlite): transactions, writer serialisation, predicates and error codes.
+
+Concurrency. A SQLite database has one writer at a time. Left to itself,
+a transaction that reads and then writes is upgraded to a write lock late and
+fails with "database is locked" (or, in WAL mode, with a busy snapshot) when
+another writer got there first. So:
+
+* the file runs in WAL mode (readers never block the writer or each other)
+  with a busy timeout;
+* the driver runs in autocommit mode and repokit begins every transaction
+  itself: read-only sessions with ``BEGIN`` (a snapshot from their first
+  read), read-write sessions with ``BEGIN IMMEDIATE`` (the write lock up
+  front, so a read-modify-write never loses its lock);
+* read-write sessions of one process take turns per database file on an
+  asyncio lock before they begin, so they queue in the event loop instead of
+  spinning on the busy timeout. A writer in another process that holds the
+  lock past the busy timeout surfaces as
+  :class:`~repokit.errors.TransactionConflict`, which the transaction runner
+  retries.
+
+An in-memory database lives in a single connection; every session takes a
+turn on it, and the backend declares it neither persistent nor concurrent.
+
+Any error inside a transaction is followed by ``ROLLBACK``: SQLite itself
+only undoes the failed statement and would commit the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sqlite3
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.elements import ColumnElement
+
+from repokit.capabilities import Capabilities
+from repokit.conditions import MatchKind
+from repokit.errors import BackendUnavailable, TransactionConflict
+from repokit.types import FieldType, Kind
+from repokit_sqlalchemy.dialect import DriverError, Failure, SQLDialect
+from repokit_sqlalchemy.sqlite_types import sqlite_column_type
+
+__all__ = ["SQLiteDialect"]
+
+#: How long a statement waits for another process's lock, and a writer for its turn.
+DEFAULT_BUSY_TIMEOUT = 30.0
+
+# Extended result codes (https://sqlite.org/rescode.html).
+_SQLITE_BUSY = 5
+_SQLITE_LOCKED = 6
+_SQLITE_READONLY = 8
+_SQLITE_CANTOPEN = 14
+_SQLITE_CONSTRAINT = 19
+_SQLITE_CONSTRAINT_PRIMARYKEY = 1555
+_SQLITE_CONSTRAINT_UNIQUE = 2067
+
+# "UNIQUE constraint failed: items.tenant, items.name" or "...: index 'uq_items_x'".
+# The code says what failed; the message only says which key.
+_FAILED_KEY = re.compile(r"constraint failed: (?:index '(?P<index>[^']+)'|(?P<columns>.+))$")
+
+#: From this many values on, IN takes its values as one JSON array.
+_JSON_EACH_FROM = 64
+#: Only for running the column types' bind processors, which do not depend on the driver.
+_PROCESSING = sqlite_dialect.dialect()
+
+_Turns = dict[str, asyncio.Lock]
+_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Turns] = weakref.WeakKeyDictionary()
+
+
+def _turn_lock(key: str) -> asyncio.Lock:
+    """The lock of database *key* in the running event loop (locks are loop-bound)."""
+    per_loop = _turns.setdefault(asyncio.get_running_loop(), {})
+    lock = per_loop.get(key)
+    if lock is None:
+        lock = per_loop[key] = asyncio.Lock()
+    return lock
+
+
+class SQLiteDialect(SQLDialect):
+    """SQLite through aiosqlite: STRICT tables, WAL, serialised writers."""
+
+    name = "sqlite"
+    explicit_nulls_order = False  # SQLite already sorts NULL smallest
+
+    def __init__(
+        self, url: sa.URL | None = None, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    ) -> None:
+        database = (url.database if url is not None else None) or ""
+        mode = url.query.get("mode") if url is not None else None
+        self.in_memory = database in ("", ":memory:") or mode == "memory"
+        if database.startswith("file:"):  # a URI filename (uri=true)
+            database = database[len("file:") :].split("?", 1)[0]
+        #: What identifies the database in this process: its real path.
+        self.key = database if self.in_memory else os.path.realpath(database)
+        self.busy_timeout = busy_timeout
+        self.capabilities = Capabilities(
+            max_ids_per_statement=10_000,  # well under SQLITE_MAX_VARIABLE_NUMBER (32766)
+            persistent=not self.in_memory,
+            concurrent_sessions=not self.in_memory,
+        )
+        self._owned = False
+        self._prepared = False
+
+    # -- engine ------------------------------------------------------------------------------
+
+    def engine_defaults(self, url: sa.URL) -> dict[str, Any]:
+        # Autocommit at the driver level: repokit issues BEGIN / COMMIT itself.
+        return {"isolation_level": "AUTOCOMMIT"}
+
+    def install(self, engine: AsyncEngine, *, owned: bool) -> None:
+        self._owned = owned
+        if self.key in ("", ":memory:"):
+            # An unnamed in-memory database belongs to its engine alone.
+            self.key = f":memory:{id(engine)}"
+        timeout_ms = int(self.busy_timeout * 1000)
+
+        def on_connect(dbapi_connection: Any, record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+            finally:
+                cursor.close()
+
+        if not event.contains(engine.sync_engine, "connect", on_connect):
+            event.listen(engine.sync_engine, "connect", on_connect)
+
+    async def prepare(self, engine: AsyncEngine) -> None:
+        if self._prepared or self.in_memory:
+            return
+        self._check_folder()
+        async with engine.connect() as connection:
+            if not self._owned:
+                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            try:
+                await connection.exec_driver_sql("PRAGMA journal_mode = WAL")
+            except sa.exc.OperationalError as exc:
+                # A database opened read-only keeps its journal mode: nobody here writes.
+                error = self.classify(exc)
+                if error is None or error.failure is not Failure.READ_ONLY:
+                    raise
+        self._prepared = True
+
+    def _check_folder(self) -> None:
+        # Checked before aiosqlite is involved: a failed aiosqlite connect leaves its
+        # worker thread to report to an event loop that may be closed by then.
+        folder = os.path.dirname(self.key)
+        if not os.path.isdir(folder):
+            raise BackendUnavailable(f"cannot open {self.key}: {folder} is not a directory")
+
+    # -- transactions ------------------------------------------------------------------------
+
+    async def acquire_turn(self, *, read_only: bool) -> asyncio.Lock | None:
+        """Wait for this session's turn: writers always, readers on an in-memory database."""
+        if read_only and not self.in_memory:
+            return None
+        lock = _turn_lock(self.key)
+        try:
+            async with asyncio.timeout(self.busy_timeout):
+                await lock.acquire()
+        except TimeoutError:
+            raise TransactionConflict(
+                f"waited {self.busy_timeout}s for another write transaction on {self.key}"
+            ) from None
+        return lock
+
+    async def begin(self, connection: AsyncConnection, *, read_only: bool) -> None:
+        if not self._owned:
+            # A borrowed engine keeps its own isolation; this connection autocommits until
+            # it goes back to the pool.
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await _control(connection, "BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    async def commit(self, connection: AsyncConnection) -> None:
+        await _control(connection, "COMMIT")
+
+    async def rollback(self, connection: AsyncConnection) -> None:
+        await _control(connection, "ROLLBACK")
+
+    # -- statements --------------------------------------------------------------------------
+
+    def in_(
+        self, column: ColumnElement[Any], values: Sequence[Any], ftype: FieldType
+    ) -> ColumnElement[bool]:
+        if len(values) < _JSON_EACH_FROM or ftype.kind is Kind.FLOAT:
+            return column.in_(values)
+        # Long lists travel as one JSON array of stored forms: one bound variable
+        # instead of one per value (SQLite allows 32766), and one statement text.
+        # Floats stay bound one by one: SQLite's JSON parser may round them differently.
+        process = sqlite_column_type(ftype).bind_processor(_PROCESSING)
+        stored = [process(value) for value in values] if process else list(values)
+        array = sa.bindparam(None, json.dumps(stored, ensure_ascii=False), type_=sa.Text())
+        each: sa.Select[Any] = sa.select(sa.column("value")).select_from(sa.func.json_each(array))
+        return column.in_(each)
+
+    def match(
+        self, column: ColumnElement[Any], kind: MatchKind, pattern: str
+    ) -> ColumnElement[bool]:
+        # LIKE is case-insensitive for ASCII in SQLite: compare substrings instead.
+        # length() and substr() count characters, like Python's len().
+        operand = sa.bindparam(None, pattern, type_=sa.Text())
+        if kind is MatchKind.CONTAINS:
+            return sa.func.instr(column, operand) > 0
+        if kind is MatchKind.STARTSWITH:
+            return sa.func.substr(column, 1, len(pattern)) == operand
+        return sa.func.substr(column, -len(pattern)) == operand
+
+    # -- errors ------------------------------------------------------------------------------
+
+    def classify(self, exc: BaseException) -> DriverError | None:
+        error = _find_sqlite_error(exc)
+        if error is None:
+            return None
+        code = getattr(error, "sqlite_errorcode", None)
+        if not isinstance(code, int):
+            return None
+        name = str(getattr(error, "sqlite_errorname", code))
+        primary = code & 0xFF
+        if code in (_SQLITE_CONSTRAINT_UNIQUE, _SQLITE_CONSTRAINT_PRIMARYKEY):
+            constraint, columns = _failed_key(str(error))
+            return DriverError(Failure.DUPLICATE, name, constraint, columns)
+        if primary == _SQLITE_CONSTRAINT:
+            return DriverError(Failure.INTEGRITY, name)
+        if primary in (_SQLITE_BUSY, _SQLITE_LOCKED):
+            return DriverError(Failure.CONFLICT, name)
+        if primary == _SQLITE_CANTOPEN:
+            return DriverError(Failure.UNAVAILABLE, name)
+        if primary == _SQLITE_READONLY:
+            return DriverError(Failure.READ_ONLY, name)
+        return None
+
+
+async def _control(connection: AsyncConnection, statement: str) -> None:
+    """Run a transaction-control statement on aiosqlite directly: one hop to its thread."""
+    raw = await connection.get_raw_connection()
+    await raw.driver_connection.execute(statement)  # type: ignore[union-attr]
+
+
+def _find_sqlite_error(exc: BaseException | None) -> sqlite3.Error | None:
+    seen = 0
+    while exc is not None and seen < 8:
+        orig = getattr(exc, "orig", None)
+        if isinstance(orig, sqlite3.Error):
+            return orig
+        if isinstance(exc, sqlite3.Error):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
+
+
+def _failed_key(message: str) -> tuple[str | None, tuple[str, ...] | None]:
+    found = _FAILED_KEY.search(message.strip())
+    if found is None:
+        return None, None
+    if found.group("index"):
+        return found.group("index"), None
+    columns = tuple(part.strip().rpartition(".")[2] for part in found.group("columns").split(","))
+    return None, columns

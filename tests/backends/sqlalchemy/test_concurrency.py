@@ -1,0 +1,103 @@
+"""Concurrent sessions: serialised SQLite writers, WAL readers, snapshots, rollback."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from repokit import Database, EntityAlreadyExists, Repository, Session, Table, TransactionAborted
+
+WRITERS = 20
+
+
+def _repo(db: Database, things: Table[Any]) -> Repository[Any, uuid.UUID]:
+    return Repository(db, things)
+
+
+async def _increment(db: Database, things: Table[Any], key: uuid.UUID) -> None:
+    repo = _repo(db, things)
+
+    async def work(session: Session) -> None:
+        current = await repo.get(key, session=session)
+        await asyncio.sleep(0)  # let every other writer run between the read and the write
+        await repo.update(key, {"count": current.count + 1}, session=session)
+
+    await db.run_in_transaction(work, attempts=1)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("sql_url", ["sqlite"], indirect=True)
+async def test_concurrent_sqlite_writers_lose_no_update(
+    db: Database, things: Table[Any], new_thing: Callable[..., Any]
+) -> None:
+    counter = await _repo(db, things).create(new_thing())
+    await asyncio.gather(*(_increment(db, things, counter.id) for _ in range(WRITERS)))
+    assert (await _repo(db, things).get(counter.id)).count == WRITERS
+
+
+@pytest.mark.asyncio
+async def test_concurrent_sqlite_writers_through_separate_databases_lose_no_update(
+    sqlite_url: str, things: Table[Any], new_thing: Callable[..., Any]
+) -> None:
+    databases = [await Database.connect(sqlite_url) for _ in range(4)]
+    try:
+        await databases[0].create_tables(things)
+        counter = await _repo(databases[0], things).create(new_thing())
+        await asyncio.gather(
+            *(_increment(databases[i % 4], things, counter.id) for i in range(WRITERS))
+        )
+        assert (await _repo(databases[1], things).get(counter.id)).count == WRITERS
+    finally:
+        for db in databases:
+            await db.close()
+
+
+@pytest.mark.asyncio
+async def test_readers_see_the_last_commit_while_a_writer_is_open(
+    db: Database, things: Table[Any], new_thing: Callable[..., Any]
+) -> None:
+    repo = _repo(db, things)
+    thing = await repo.create(new_thing(count=1))
+    async with db.begin_session() as writer:
+        await repo.update(thing.id, {"count": 2}, session=writer)
+        async with db.begin_readonly_session() as reader:
+            assert (await repo.get(thing.id, session=reader)).count == 1
+    assert (await repo.get(thing.id)).count == 2
+
+
+@pytest.mark.asyncio
+async def test_a_read_only_session_reads_one_snapshot(
+    db: Database, things: Table[Any], new_thing: Callable[..., Any]
+) -> None:
+    repo = _repo(db, things)
+    await repo.create(new_thing())
+    async with db.begin_readonly_session() as reader:
+        assert await repo.count(session=reader) == 1
+        await repo.create(new_thing())  # committed by its own session meanwhile
+        assert await repo.count(session=reader) == 1
+        page = await repo.search(session=reader, total_count=True)
+        assert page.total_count == 1
+    assert await repo.count() == 2
+
+
+@pytest.mark.asyncio
+async def test_a_failed_statement_rolls_back_the_whole_transaction(
+    db: Database, things: Table[Any], new_thing: Callable[..., Any]
+) -> None:
+    repo = _repo(db, things)
+    taken = await repo.create(new_thing(code="taken"))
+    kept_out = new_thing()
+
+    async def create_then_collide() -> None:
+        async with db.begin_session() as session:
+            await repo.create(kept_out, session=session)
+            with pytest.raises(EntityAlreadyExists):
+                await repo.create(new_thing(code=taken.code), session=session)
+
+    with pytest.raises(TransactionAborted):
+        await create_then_collide()
+    assert await repo.count() == 1
