@@ -19,11 +19,12 @@ from repokit.testing.suite.transactions import *  # noqa: F403
 from repokit.testing.suite.batches import *  # noqa: F403
 from repokit.testing.suite.updates import *  # noqa: F403
 from repokit.testing.suite.pagination import *  # noqa: F403
+from repokit.testing.suite.cursors import *  # noqa: F403
 from repokit.testing.suite.properties import *  # noqa: F403
 from repokit.testing.suite.stateful import *  # noqa: F403
 
-from repokit.testing.suite import smoke, values, nulls, predicates, text, ordering, scoping, soft_delete, uniqueness, transactions, batches, updates, pagination, properties, stateful
+from repokit.testing.suite import smoke, values, nulls, predicates, text, ordering, scoping, soft_delete, uniqueness, transactions, batches, updates, pagination, cursors, properties, stateful
 
 __all__ = [
-    *(name for module in (smoke, values, nulls, predicates, text, ordering, scoping, soft_delete, uniqueness, transactions, batches, updates, pagination, properties, stateful) for name in module.__all__),
+    *(name for module in (smoke, values, nulls, predicates, text, ordering, scoping, soft_delete, uniqueness, transactions, batches, updates, pagination, cursors, properties, stateful) for name in module.__all__),
 ]
