@@ -290,7 +290,8 @@ def _leaf(draw: st.DrawFn, operands: Mapping[str, _Operands]) -> Condition:
 
 def _combine(children: st.SearchStrategy[Condition]) -> st.SearchStrategy[Condition]:
     pairs = st.tuples(children, children)
-    many = st.lists(children, max_size=3)
+    # min_size=1: extend(nothing()) must stay empty; the empty and_()/or_() are leaves.
+    many = st.lists(children, min_size=1, max_size=3)
     return st.one_of(
         pairs.map(lambda p: p[0] & p[1]),
         pairs.map(lambda p: p[0] | p[1]),
@@ -302,7 +303,8 @@ def _combine(children: st.SearchStrategy[Condition]) -> st.SearchStrategy[Condit
 
 def conditions(pool: Sequence[Item] = (), *, max_leaves: int = 6) -> st.SearchStrategy[Condition]:
     """Condition trees over ``rk_items``; operands are often values the *pool* holds."""
-    return st.recursive(_leaf(_LazyOperands(tuple(pool))), _combine, max_leaves=max_leaves)
+    leaves = st.one_of(_leaf(_LazyOperands(tuple(pool))), st.sampled_from([and_(), or_()]))
+    return st.recursive(leaves, _combine, max_leaves=max_leaves)
 
 
 def orders(*, max_keys: int = 3) -> st.SearchStrategy[list[Order]]:
