@@ -1,0 +1,161 @@
+"""Type mapping between storage-normal rows and BSON documents (CONTRACT §1).
+
+==========  =====================================  ======================================
+kind        stored as                              read back as
+==========  =====================================  ======================================
+str         string                                 ``str``
+int         int64 (always, so the validator can    ``int``
+            demand ``long``)
+float       double                                 ``float``
+bool        bool                                   ``bool``
+decimal     Decimal128                             ``Decimal`` quantised to the scale
+datetime    date (milliseconds, UTC)               aware ``datetime`` in UTC
+date        string ``YYYY-MM-DD`` (orders and      ``date``
+            compares like the date)
+uuid        binary subtype 4                       ``uuid.UUID``
+enum        its value (string or int64)            the value
+json        document / array                       ``dict`` / ``list`` of plain values
+==========  =====================================  ======================================
+
+The primary key is stored as ``_id``; every other field under its own name.
+A missing field reads as ``None``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, date
+from decimal import Decimal
+from typing import Any
+
+from bson import Decimal128, Int64
+from bson.binary import UuidRepresentation
+from bson.codec_options import CodecOptions
+
+from repokit.tables import Row, Table
+from repokit.types import FieldType, Kind
+
+__all__ = ["CODEC_OPTIONS", "Codec", "bson_types", "document_field"]
+
+#: Decoding options every collection is opened with, whatever the client's own.
+CODEC_OPTIONS: CodecOptions[dict[str, Any]] = CodecOptions(
+    document_class=dict,
+    tz_aware=True,
+    tzinfo=UTC,
+    uuid_representation=UuidRepresentation.STANDARD,
+)
+
+_BSON_TYPES: dict[Kind, tuple[str, ...]] = {
+    Kind.STR: ("string",),
+    Kind.INT: ("long",),
+    Kind.FLOAT: ("double",),
+    Kind.BOOL: ("bool",),
+    Kind.DECIMAL: ("decimal",),
+    Kind.DATETIME: ("date",),
+    Kind.DATE: ("string",),
+    Kind.UUID: ("binData",),
+    Kind.JSON: ("object", "array"),
+}
+
+
+def bson_types(ftype: FieldType) -> tuple[str, ...]:
+    """The BSON type aliases a non-null value of *ftype* is stored as."""
+    if ftype.kind is Kind.ENUM:
+        assert ftype.enum is not None
+        first = next(iter(ftype.enum)).value
+        return ("string",) if isinstance(first, str) else ("long",)
+    return _BSON_TYPES[ftype.kind]
+
+
+def document_field(table: Table[Any], field: str) -> str:
+    """The document key of *field*: ``_id`` for the primary key."""
+    return "_id" if field == table.primary_key else field
+
+
+def _plain_json(value: Any) -> Any:
+    """JSON read back: int64 wrappers become plain ints, recursively."""
+    if isinstance(value, dict):
+        return {key: _plain_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain_json(item) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def _int64_or_str(value: Any) -> Any:
+    return Int64(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _encoder(ftype: FieldType) -> Callable[[Any], Any] | None:
+    kind = ftype.kind
+    if kind is Kind.INT:
+        return Int64
+    if kind is Kind.DECIMAL:
+        return Decimal128
+    if kind is Kind.DATE:
+        return date.isoformat
+    if kind is Kind.ENUM:
+        return _int64_or_str
+    return None
+
+
+def _decoder(ftype: FieldType) -> Callable[[Any], Any] | None:
+    kind = ftype.kind
+    if kind is Kind.INT:
+        return int
+    if kind is Kind.FLOAT:
+        return float
+    if kind is Kind.DECIMAL:
+        assert ftype.scale is not None
+        quantum = Decimal(1).scaleb(-ftype.scale)
+        return lambda value: value.to_decimal().quantize(quantum) + Decimal(0)
+    if kind is Kind.DATE:
+        return date.fromisoformat
+    if kind is Kind.ENUM:
+        return _plain_json
+    if kind is Kind.JSON:
+        return _plain_json
+    return None
+
+
+class Codec:
+    """Converts one table's rows to documents and back; built once per table."""
+
+    __slots__ = ("_decoders", "_encoders", "_keys", "table")
+
+    def __init__(self, table: Table[Any]) -> None:
+        self.table = table
+        self._keys = {name: document_field(table, name) for name in table.fields}
+        self._encoders = {name: _encoder(f.type) for name, f in table.fields.items()}
+        self._decoders = {name: _decoder(f.type) for name, f in table.fields.items()}
+
+    def key(self, field: str) -> str:
+        """The document key of a field."""
+        return self._keys[field]
+
+    def null_test(self, field: str) -> dict[str, Any]:
+        """The operator document matching exactly the null or missing values of *field*."""
+        if self.table.fields[field].type.kind is Kind.JSON:
+            # {f: null} also matches arrays holding a null; JSON values are
+            # stored as documents or arrays, so anything else is null.
+            return {"$not": {"$type": list(_BSON_TYPES[Kind.JSON])}}
+        return {"$eq": None}
+
+    def encode(self, field: str, value: Any) -> Any:
+        """One storage-normal value as BSON."""
+        encode = self._encoders[field]
+        return value if value is None or encode is None else encode(value)
+
+    def to_document(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Rows or partial rows as documents (``None`` stays ``null``)."""
+        return {self._keys[field]: self.encode(field, value) for field, value in values.items()}
+
+    def from_document(self, document: Mapping[str, Any]) -> Row:
+        """A stored document as a storage-normal row; missing fields read as ``None``."""
+        row: Row = {}
+        for field, key in self._keys.items():
+            value = document.get(key)
+            decode = self._decoders[field]
+            row[field] = value if value is None or decode is None else decode(value)
+        return row

@@ -1,0 +1,109 @@
+"""Collections from tables: the ``$jsonSchema`` validator, indexes and unique keys.
+
+A unique key becomes a unique index with a ``partialFilterExpression`` so
+that, as in SQL, entities with ``null`` in any field of the key never collide
+(CONTRACT §8), and for a key "among live entities" soft-deleted ones never
+collide either (CONTRACT §7). Partial filters accept only ``$eq``, ``$exists:
+true``, ``$gt``/``$gte``/``$lt``/``$lte``, ``$type``, a top-level ``$and``
+and (MongoDB 6.0+) ``$in``, so the predicates are rewritten into those:
+"not null" is a ``$type`` test on the field's BSON types and "status !=
+deleted" lists every other value of the status enum.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import ASCENDING, IndexModel
+
+from repokit.conditions import And, Compare, Condition, Const, In, IsNull, Not, Op
+from repokit.errors import InvalidTableDefinition
+from repokit.tables import Table, Unique
+from repokit.types import Kind
+from repokit_mongodb.codec import Codec, bson_types
+
+__all__ = ["index_models", "partial_filter", "validator"]
+
+
+def validator(table: Table[Any], codec: Codec) -> dict[str, Any]:
+    """The ``$jsonSchema`` validator every stored document must satisfy."""
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for name, field in table.fields.items():
+        ftype = field.type
+        key = codec.key(name)
+        types = list(bson_types(ftype))
+        rule: dict[str, Any] = {"bsonType": [*types, "null"] if ftype.nullable else types}
+        if ftype.max_length is not None:
+            rule["maxLength"] = ftype.max_length
+        if ftype.kind is Kind.ENUM:
+            assert ftype.enum is not None
+            values = [codec.encode(name, member.value) for member in ftype.enum]
+            rule["enum"] = [*values, None] if ftype.nullable else values
+        properties[key] = rule
+        if not ftype.nullable:
+            required.append(key)
+    return {"$jsonSchema": {"bsonType": "object", "required": required, "properties": properties}}
+
+
+def _clauses(condition: Condition, table: Table[Any], codec: Codec) -> list[dict[str, Any]]:
+    """*condition* as partial-filter clauses (ANDed); refuses what they cannot say."""
+    if isinstance(condition, Const) and condition.value:
+        return []
+    if isinstance(condition, And):
+        return [clause for item in condition.items for clause in _clauses(item, table, codec)]
+    if isinstance(condition, IsNull):
+        return [{codec.key(condition.field): {"$eq": None}}]
+    if isinstance(condition, Not) and isinstance(condition.item, IsNull):
+        field = condition.item.field
+        return [{codec.key(field): {"$type": list(bson_types(table.fields[field].type))}}]
+    if isinstance(condition, In):
+        values = [codec.encode(condition.field, v) for v in condition.values]
+        return [{codec.key(condition.field): {"$in": values}}]
+    if isinstance(condition, Compare):
+        key, value = codec.key(condition.field), codec.encode(condition.field, condition.value)
+        if condition.op is not Op.NE:
+            operator = {Op.EQ: "$eq", Op.LT: "$lt", Op.LE: "$lte", Op.GT: "$gt", Op.GE: "$gte"}
+            return [{key: {operator[condition.op]: value}}]
+        ftype = table.fields[condition.field].type
+        if not ftype.nullable and ftype.kind in (Kind.ENUM, Kind.BOOL):
+            # "!= v" over a closed set of values is "in every other value".
+            domain = [m.value for m in ftype.enum] if ftype.enum is not None else [False, True]
+            others = [codec.encode(condition.field, v) for v in domain if v != condition.value]
+            return [{key: {"$in": others}}]
+    raise InvalidTableDefinition(
+        f"{table.entity_name}: MongoDB cannot index entities matching {condition!r} "
+        "(partial indexes accept equality, ranges, $type and $in over non-null fields)"
+    )
+
+
+def partial_filter(unique: Unique, table: Table[Any], codec: Codec) -> dict[str, Any] | None:
+    """The ``partialFilterExpression`` of a unique key, or ``None`` if it needs none."""
+    clauses = [
+        {codec.key(field): {"$type": list(bson_types(table.fields[field].type))}}
+        for field in unique.fields
+        if table.fields[field].type.nullable
+    ]
+    if unique.where is not None:
+        clauses.extend(_clauses(unique.where, table, codec))
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def index_models(table: Table[Any], codec: Codec) -> list[IndexModel]:
+    """Every index of *table*: its indexes, unique keys and casefolded shadows."""
+    models = [
+        IndexModel([(codec.key(f), ASCENDING) for f in index.fields], name=index.name)
+        for index in table.indexes
+    ]
+    for unique in table.unique:
+        options: dict[str, Any] = {"name": unique.name, "unique": True}
+        where = partial_filter(unique, table, codec)
+        if where is not None:
+            options["partialFilterExpression"] = where
+        models.append(IndexModel([(codec.key(f), ASCENDING) for f in unique.fields], **options))
+    for field, shadow in table.shadows.items():
+        name = f"ix_{table.name}_{field}_casefold"
+        models.append(IndexModel([(codec.key(shadow), ASCENDING)], name=name))
+    return models
