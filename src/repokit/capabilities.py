@@ -44,10 +44,19 @@ class Capabilities:
         default=True,
         metadata=_doc("several sessions may be open at once on one Database"),
     )
+    max_indexed_text_bytes: int | None = field(
+        default=None,
+        metadata=_doc(
+            "the most UTF-8 bytes a str value may hold in a field that a key or an index "
+            "covers (None: no limit); a longer value raises InvalidValue before any I/O"
+        ),
+    )
 
     def __post_init__(self) -> None:
         if self.max_ids_per_statement < 1:
             raise ValueError("max_ids_per_statement must be at least 1")
+        if self.max_indexed_text_bytes is not None and self.max_indexed_text_bytes < 1:
+            raise ValueError("max_indexed_text_bytes must be at least 1 (or None)")
 
 
 def describe(name: str) -> str:

@@ -30,6 +30,7 @@ from repokit.conditions import FALSE, Compare, Condition, IsNull, Op, Order, and
 from repokit.errors import InvalidCursor
 from repokit.tables import Row, Table
 from repokit.types import FieldType, Kind
+from repokit.values import Rejected, converter
 
 __all__ = ["CursorCodec", "fingerprint", "keyset_after"]
 
@@ -84,17 +85,22 @@ def _decode(ftype: FieldType, raw: Any) -> Any:  # raw: parsed JSON
     expected: Any = _DECODE_TYPES[kind]
     if not isinstance(raw, expected) or (kind is not Kind.BOOL and isinstance(raw, bool)):
         raise ValueError(f"expected {kind.value}")
+    value: Any = raw
     if kind is Kind.DECIMAL:
-        return Decimal(raw)
-    if kind is Kind.DATETIME:
-        return _EPOCH + timedelta(milliseconds=raw)
-    if kind is Kind.DATE:
-        return date.fromisoformat(raw)
-    if kind is Kind.UUID:
-        return UUID(hex=raw)
-    if kind is Kind.FLOAT:
-        return float(raw)
-    return raw
+        value = Decimal(raw)
+    elif kind is Kind.DATETIME:
+        value = _EPOCH + timedelta(milliseconds=raw)
+    elif kind is Kind.DATE:
+        value = date.fromisoformat(raw)
+    elif kind is Kind.UUID:
+        value = UUID(hex=raw)
+    # The default key is public, so a well-signed cursor may still carry any JSON:
+    # its values obey the value rules like any operand (an int beyond 64 bits, NaN,
+    # a lone surrogate would otherwise reach the database).
+    try:
+        return converter(ftype)(value)
+    except Rejected as exc:
+        raise ValueError(str(exc)) from None
 
 
 class CursorCodec:
@@ -180,7 +186,20 @@ def keyset_after(orders: Sequence[Order], values: Sequence[Any]) -> Condition:
     for i, order in enumerate(orders):
         prefix = [_same(o, v) for o, v in zip(orders[:i], values[:i], strict=True)]
         branches.append(and_(*prefix, _beyond(order, values[i])))
-    return or_(*branches)
+    after = or_(*branches)
+    if len(orders) < 2 or values[0] is None:
+        return after
+    first, value = orders[0], values[0]
+    # Every branch implies "at or beyond the first key": saying so up front lets a
+    # database seek an index on that key instead of scanning from its start, so a
+    # page deep into a walk costs what the first page costs.
+    if first.descending:
+        seek = or_(
+            Compare(first.table, first.field, Op.LE, value), IsNull(first.table, first.field)
+        )
+    else:
+        seek = Compare(first.table, first.field, Op.GE, value)
+    return and_(seek, after)
 
 
 def reverse(orders: Sequence[Order]) -> tuple[Order, ...]:

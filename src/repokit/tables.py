@@ -227,6 +227,14 @@ class Table(Generic[T]):
         )
         self.unique: tuple[Unique, ...] = tuple(self._check_unique(u) for u in unique)
         self.indexes: tuple[Index, ...] = tuple(self._check_index(i) for i in indexes)
+        keyed = {primary_key, *self.shadows.values()}
+        keyed.update(f for u in self.unique for f in u.fields)
+        keyed.update(f for i in self.indexes for f in i.fields)
+        #: The str fields a key or an index covers (shadows included): a backend may
+        #: limit their size (``Capabilities.max_indexed_text_bytes``).
+        self.indexed_text: tuple[str, ...] = tuple(
+            n for n, f in fields.items() if n in keyed and f.type.kind is Kind.STR
+        )
         self._decoders = self._make_decoders()
         self._converters = {n: converter(f.type) for n, f in fields.items()}
 

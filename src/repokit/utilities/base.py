@@ -10,7 +10,7 @@ from repokit.conditions import TRUE, Condition, and_
 from repokit.database import Session
 from repokit.errors import InvalidQuery, InvalidValue
 from repokit.scope import ScopeArg, scope_condition
-from repokit.tables import Table
+from repokit.tables import Row, Table
 
 __all__ = ["Deleted", "Utility"]
 
@@ -97,6 +97,27 @@ class Utility(Generic[T]):
             raise InvalidQuery(f"{what}: ids must be a collection of keys, not a string")
         keys = None if ids is None else list(dict.fromkeys(self.key(k) for k in ids))
         return keys, self.filters(conditions)
+
+    def check_indexed_text(self, session: Session, rows: Iterable[Row]) -> None:
+        """Refuse, before any I/O, text longer than the backend can hold in an index."""
+        limit = session.database.capabilities.max_indexed_text_bytes
+        if limit is None or not self.table.indexed_text:
+            return
+        for row in rows:
+            for field in self.table.indexed_text:
+                value = row.get(field)
+                # Four bytes per character at most: most values skip the encoding.
+                if isinstance(value, str) and len(value) * 4 > limit:
+                    size = len(value.encode())
+                    if size > limit:
+                        name = self.table.fields[field].shadow_of or field
+                        raise InvalidValue(
+                            self.table.entity_name,
+                            name,
+                            row.get(name, value),
+                            f"{size} bytes in UTF-8: a key or index on this backend holds "
+                            f"at most {limit}",
+                        )
 
     def chunks(self, session: Session, keys: Sequence[Any] | None) -> Iterator[Condition]:
         """The id restriction in chunks that fit the backend (``TRUE`` when there are no ids)."""

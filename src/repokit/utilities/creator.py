@@ -41,6 +41,7 @@ class Creator(Utility[T]):
         """
         session.require_writable("create")
         rows = self._rows((entity,), scope)
+        self.check_indexed_text(session, rows)
         await session.insert(self.table, rows)
         return self.table.from_row(rows[0])
 
@@ -55,6 +56,7 @@ class Creator(Utility[T]):
         """
         session.require_writable("batch_create")
         rows = self._rows(entities, scope)
+        self.check_indexed_text(session, rows)
         if rows:
             await session.insert(self.table, rows)
         return [self.table.from_row(row) for row in rows]

@@ -82,6 +82,7 @@ class Updater(Utility[T]):
         if expected_version is not None and table.version is None:
             raise InvalidQuery(f"{table.entity_name} has no version field for expected_version")
         session.require_writable("update")
+        self.check_indexed_text(session, (values,))
         scope_cond = self.scope(scope)
         found = and_(self.key_condition(normal), table.live_condition())
         if scope_cond is not None:
@@ -152,6 +153,7 @@ class BatchUpdater(Utility[T]):
         values = spec_values(self, spec)
         keys, filters = self.selection(ids=ids, conditions=conditions, what="batch_update")
         session.require_writable("batch_update")
+        self.check_indexed_text(session, (values,))
         scope_cond = self.scope(scope)
         base = and_(filters, table.live_condition())
         if scope_cond is not None:

@@ -14,8 +14,18 @@ from repokit_mongodb.query import literal_regex
 from .conftest import Thing
 
 HOSTILE = [
-    ".*", "^a$", "a|b", "(?i)A", "\\", "\\z", "[a-z]", "a{2}",
-    "$where", '{"$gt": ""}', "a\nb", "%_",
+    ".*",
+    "^a$",
+    "a|b",
+    "(?i)A",
+    "\\",
+    "\\z",
+    "[a-z]",
+    "a{2}",
+    "$where",
+    '{"$gt": ""}',
+    "a\nb",
+    "%_",
 ]
 
 

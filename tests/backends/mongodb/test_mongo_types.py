@@ -116,9 +116,7 @@ async def test_none_is_written_as_null(
 
 
 @pytest.mark.asyncio
-async def test_a_missing_field_reads_as_none(
-    db: Database, raw: Any, things: Table[Thing]
-) -> None:
+async def test_a_missing_field_reads_as_none(db: Database, raw: Any, things: Table[Thing]) -> None:
     key = uuid.uuid4()
     minimal = {"_id": key, "tenant": "acme", "name": "bare", things.shadows["name"]: "bare"}
     await raw.get_collection(things.name).insert_one({**minimal, "count": Int64(0), "mood": "calm"})

@@ -129,7 +129,9 @@ class MongoBackend(Backend):
         """
         database = options.pop("database", None) or database_name_of(url)
         if database is None:
-            raise InvalidQuery(f"the MongoDB URL names no database: {url!r} (mongodb://host/dbname)")
+            raise InvalidQuery(
+                f"the MongoDB URL names no database: {url!r} (mongodb://host/dbname)"
+            )
         if not _has_option(url, options, "serverSelectionTimeoutMS"):
             options["serverSelectionTimeoutMS"] = DEFAULT_SERVER_SELECTION_TIMEOUT_MS
         options.setdefault("uuidRepresentation", "standard")

@@ -53,9 +53,7 @@ class MongoSession(BackendSession):
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _collection(
-        self, table: Table[Any], *, write: bool = False
-    ) -> tuple[Collection, Codec]:
+    def _collection(self, table: Table[Any], *, write: bool = False) -> tuple[Collection, Codec]:
         if write and self.read_only:
             raise UnsupportedOperation("a read-only session refuses writes")
         if not self._open:

@@ -36,6 +36,7 @@ class Failure(enum.Enum):
     CONFLICT = "conflict"  # transient: serialisation failure, deadlock, busy database
     UNAVAILABLE = "unavailable"  # the server cannot be reached or the connection dropped
     READ_ONLY = "read_only"  # a write in a read-only transaction
+    TOO_LARGE = "too_large"  # a value beyond a database limit (an index row's size)
 
 
 @dataclass(frozen=True, slots=True)

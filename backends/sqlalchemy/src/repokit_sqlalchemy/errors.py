@@ -17,6 +17,7 @@ from repokit.errors import (
     BackendUnavailable,
     EntityAlreadyExists,
     IntegrityViolation,
+    InvalidValue,
     RepositoryError,
     TransactionConflict,
     UnsupportedOperation,
@@ -69,6 +70,9 @@ def translate(
         return IntegrityViolation(entity, f"[{error.code}] {detail}")
     if error.failure is Failure.CONFLICT:
         return TransactionConflict(f"[{error.code}] {detail}")
+    if error.failure is Failure.TOO_LARGE:
+        reason = f"too large for a key or index [{error.code}]: {detail}"
+        return InvalidValue(entity, "*", None, reason)
     if error.failure is Failure.READ_ONLY:
         return UnsupportedOperation(f"a read-only transaction refuses writes [{error.code}]")
     return BackendUnavailable(f"the database is unavailable [{error.code}]: {detail}")

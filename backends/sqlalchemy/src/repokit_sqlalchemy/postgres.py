@@ -44,6 +44,7 @@ _READ_ONLY = "25006"  # read_only_sql_transaction
 _UNAVAILABLE_CLASS = "08"  # connection exception
 # admin / crash shutdown, cannot connect now, too many connections
 _UNAVAILABLE = frozenset({"57P01", "57P02", "57P03", "53300"})
+_TOO_LARGE = "54000"  # program_limit_exceeded: e.g. an index row over its size limit
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -121,7 +122,9 @@ class PostgresDialect(SQLDialect):
     """PostgreSQL through asyncpg."""
 
     name = "postgresql"
-    capabilities = Capabilities(max_ids_per_statement=10_000)
+    # A B-tree index row holds at most about a third of a page (2704 bytes, after
+    # compression): 2000 bytes per text field leaves room for the rest of a key.
+    capabilities = Capabilities(max_ids_per_statement=10_000, max_indexed_text_bytes=2000)
 
     def engine_defaults(self, url: sa.URL) -> dict[str, Any]:
         return {}
@@ -184,6 +187,8 @@ class PostgresDialect(SQLDialect):
             return DriverError(Failure.INTEGRITY, sqlstate, constraint)
         if sqlstate in _CONFLICTS:
             return DriverError(Failure.CONFLICT, sqlstate)
+        if sqlstate == _TOO_LARGE:
+            return DriverError(Failure.TOO_LARGE, sqlstate)
         if sqlstate == _READ_ONLY:
             return DriverError(Failure.READ_ONLY, sqlstate)
         if sqlstate.startswith(_UNAVAILABLE_CLASS) or sqlstate in _UNAVAILABLE:

@@ -39,6 +39,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -46,7 +47,9 @@ from repokit.capabilities import Capabilities
 from repokit.conditions import MatchKind
 from repokit.errors import BackendUnavailable, TransactionConflict
 from repokit.types import FieldType, Kind
+from repokit_sqlalchemy import sqlite_driver
 from repokit_sqlalchemy.dialect import DriverError, Failure, SQLDialect
+from repokit_sqlalchemy.sqlite_driver import OneHopConnection
 from repokit_sqlalchemy.sqlite_types import sqlite_column_type
 
 __all__ = ["SQLiteDialect"]
@@ -71,6 +74,8 @@ _FAILED_KEY = re.compile(r"constraint failed: (?:index '(?P<index>[^']+)'|(?P<co
 _JSON_EACH_FROM = 64
 #: Only for running the column types' bind processors, which do not depend on the driver.
 _PROCESSING = sqlite_dialect.dialect()
+#: Only for turning a URL into aiosqlite.connect() arguments.
+_AIOSQLITE = SQLiteDialect_aiosqlite()
 
 _Turns = dict[str, asyncio.Lock]
 _turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Turns] = weakref.WeakKeyDictionary()
@@ -113,8 +118,15 @@ class SQLiteDialect(SQLDialect):
     # -- engine ------------------------------------------------------------------------------
 
     def engine_defaults(self, url: sa.URL) -> dict[str, Any]:
-        # Autocommit at the driver level: repokit issues BEGIN / COMMIT itself.
-        return {"isolation_level": "AUTOCOMMIT"}
+        # Autocommit at the driver level: repokit issues BEGIN / COMMIT itself, and
+        # every session ends with one of them, so the pool needs no reset on return.
+        # Connections execute each statement in one hop to aiosqlite's thread.
+        args, kwargs = _AIOSQLITE.create_connect_args(url)
+        return {
+            "isolation_level": "AUTOCOMMIT",
+            "pool_reset_on_return": None,
+            "async_creator": sqlite_driver.connect(args, kwargs),
+        }
 
     def install(self, engine: AsyncEngine, *, owned: bool) -> None:
         self._owned = owned
@@ -239,9 +251,22 @@ class SQLiteDialect(SQLDialect):
 
 
 async def _control(connection: AsyncConnection, statement: str) -> None:
-    """Run a transaction-control statement on aiosqlite directly: one hop to its thread."""
+    """Run a transaction-control statement on aiosqlite directly: one hop to its thread.
+
+    On a one-hop connection a read-only session's ``BEGIN`` is only noted and
+    runs with its first statement; one that ends before running any ends
+    without a hop. ``BEGIN IMMEDIATE`` still runs up front, so that a busy
+    database fails the session before its work starts.
+    """
     raw = await connection.get_raw_connection()
-    await raw.driver_connection.execute(statement)  # type: ignore[union-attr]
+    driver = raw.driver_connection
+    if isinstance(driver, OneHopConnection):
+        if statement == "BEGIN":
+            driver.pending = statement
+        elif driver.take_pending() is None:
+            await driver.control(statement)
+        return
+    await driver.execute(statement)  # type: ignore[union-attr]
 
 
 def _find_sqlite_error(exc: BaseException | None) -> sqlite3.Error | None:

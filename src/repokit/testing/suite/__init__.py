@@ -6,25 +6,58 @@ Each module covers one section of CONTRACT.md and lists its test classes in
 expected failure in the harness instead.
 """
 
-from repokit.testing.suite.smoke import *  # noqa: F403
-from repokit.testing.suite.values import *  # noqa: F403
-from repokit.testing.suite.nulls import *  # noqa: F403
-from repokit.testing.suite.predicates import *  # noqa: F403
-from repokit.testing.suite.text import *  # noqa: F403
-from repokit.testing.suite.ordering import *  # noqa: F403
-from repokit.testing.suite.scoping import *  # noqa: F403
-from repokit.testing.suite.soft_delete import *  # noqa: F403
-from repokit.testing.suite.uniqueness import *  # noqa: F403
-from repokit.testing.suite.transactions import *  # noqa: F403
+from repokit.testing.suite import (
+    batches,
+    cursors,
+    nulls,
+    ordering,
+    pagination,
+    predicates,
+    properties,
+    scoping,
+    smoke,
+    soft_delete,
+    stateful,
+    text,
+    transactions,
+    uniqueness,
+    updates,
+    values,
+)
 from repokit.testing.suite.batches import *  # noqa: F403
-from repokit.testing.suite.updates import *  # noqa: F403
-from repokit.testing.suite.pagination import *  # noqa: F403
 from repokit.testing.suite.cursors import *  # noqa: F403
+from repokit.testing.suite.nulls import *  # noqa: F403
+from repokit.testing.suite.ordering import *  # noqa: F403
+from repokit.testing.suite.pagination import *  # noqa: F403
+from repokit.testing.suite.predicates import *  # noqa: F403
 from repokit.testing.suite.properties import *  # noqa: F403
+from repokit.testing.suite.scoping import *  # noqa: F403
+from repokit.testing.suite.smoke import *  # noqa: F403
+from repokit.testing.suite.soft_delete import *  # noqa: F403
 from repokit.testing.suite.stateful import *  # noqa: F403
+from repokit.testing.suite.text import *  # noqa: F403
+from repokit.testing.suite.transactions import *  # noqa: F403
+from repokit.testing.suite.uniqueness import *  # noqa: F403
+from repokit.testing.suite.updates import *  # noqa: F403
+from repokit.testing.suite.values import *  # noqa: F403
 
-from repokit.testing.suite import smoke, values, nulls, predicates, text, ordering, scoping, soft_delete, uniqueness, transactions, batches, updates, pagination, cursors, properties, stateful
+_MODULES = (
+    smoke,
+    values,
+    nulls,
+    predicates,
+    text,
+    ordering,
+    scoping,
+    soft_delete,
+    uniqueness,
+    transactions,
+    batches,
+    updates,
+    pagination,
+    cursors,
+    properties,
+    stateful,
+)
 
-__all__ = [
-    *(name for module in (smoke, values, nulls, predicates, text, ordering, scoping, soft_delete, uniqueness, transactions, batches, updates, pagination, cursors, properties, stateful) for name in module.__all__),
-]
+__all__ = [name for module in _MODULES for name in module.__all__]

@@ -55,9 +55,7 @@ async def stored_item(db: Database, tenant: str, **fields: Any) -> Item:
     return await repo.get(created.id, scope=TenantScope(tenant))
 
 
-async def store_items(
-    db: Database, tenant: str, rows: Iterable[Mapping[str, Any]]
-) -> list[Item]:
+async def store_items(db: Database, tenant: str, rows: Iterable[Mapping[str, Any]]) -> list[Item]:
     """Create one item per mapping of field values (``name`` optional), all in one batch."""
     entities = [new_item(tenant, **dict(row)) for row in rows]
     return await item_repository(db).batch_create(entities, scope=TenantScope(tenant))

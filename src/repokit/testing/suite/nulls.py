@@ -66,9 +66,12 @@ class TestNullState:
         )
         for field in _NULLABLE:
             assert getattr(omitted, field) is getattr(explicit, field) is None
-        assert await count_items(
-            repokit_db, tenant, *(items.c[field].is_null() for field in _NULLABLE)
-        ) == 2
+        assert (
+            await count_items(
+                repokit_db, tenant, *(items.c[field].is_null() for field in _NULLABLE)
+            )
+            == 2
+        )
 
     @pytest.mark.asyncio
     @pytest.mark.parametrize("field", sorted(_NULLABLE))

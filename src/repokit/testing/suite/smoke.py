@@ -14,7 +14,9 @@ __all__ = ["TestSmoke"]
 
 class TestSmoke:
     @pytest.mark.asyncio
-    async def test_create_then_get_returns_the_entity(self, repokit_db: Database, tenant: str) -> None:
+    async def test_create_then_get_returns_the_entity(
+        self, repokit_db: Database, tenant: str
+    ) -> None:
         repo: Repository[Item, ItemId] = Repository(repokit_db, items)
         item = Item(ItemId(uuid.uuid4()), tenant, "first")
         created = await repo.create(item, scope=TenantScope(tenant))

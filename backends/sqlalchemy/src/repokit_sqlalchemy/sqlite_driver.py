@@ -1,0 +1,163 @@
+"""aiosqlite with one thread hop per statement, and ``BEGIN`` folded into the first one.
+
+aiosqlite runs sqlite3 on a worker thread and every call is a hop to it and
+back; SQLAlchemy's adapter makes four per statement (open a cursor, execute,
+fetch, close) and repokit added one for ``BEGIN``, one for ``COMMIT`` and
+one for the pool's reset. A hop costs more than a point read itself.
+
+:class:`OneHopConnection` wraps the aiosqlite connection of an engine repokit
+owns: a statement opens a cursor, executes, fetches every row and closes the
+cursor in a single hop, and a pending transaction-control statement (the
+session's ``BEGIN``) runs in that same hop, before the statement. Nothing
+changes in what SQLite executes or in which order.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+__all__ = ["OneHopConnection", "connect"]
+
+
+class OneHopConnection:
+    """An aiosqlite connection whose cursors execute in one hop."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+        #: A statement (``BEGIN …``) to run before the next one, in the same hop.
+        self.pending: str | None = None
+        #: Whether SQLite had a transaction open after the last hop (the connection
+        #: autocommits, so only statements run through this object change it).
+        self.in_transaction = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._connection, name)
+
+    def take_pending(self) -> str | None:
+        pending, self.pending = self.pending, None
+        return pending
+
+    async def run(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run *work* on the sqlite3 connection in the worker thread (one hop)."""
+        connection = self._connection
+
+        def tracked(sqlite: sqlite3.Connection) -> Any:
+            try:
+                return work(sqlite)
+            finally:
+                self.in_transaction = sqlite.in_transaction
+
+        return await connection._execute(tracked, connection._conn)
+
+    async def rollback(self) -> None:
+        """Roll back, without a hop when no transaction is open (the pool's reset)."""
+        self.pending = None
+        if self.in_transaction:
+            await self.run(lambda sqlite: sqlite.rollback())
+
+    async def commit(self) -> None:
+        """Commit, without a hop when no transaction is open."""
+        self.pending = None
+        if self.in_transaction:
+            await self.run(lambda sqlite: sqlite.commit())
+
+    def cursor(self) -> _Cursor:
+        return _Cursor(self)
+
+    async def control(self, statement: str) -> None:
+        """Run a transaction-control statement (with any pending one first)."""
+        prefix = self.take_pending()
+
+        def work(sqlite: sqlite3.Connection) -> None:
+            if prefix is not None:
+                sqlite.execute(prefix)
+            if statement == "ROLLBACK" and not sqlite.in_transaction:
+                return  # BEGIN itself failed: there is nothing to roll back
+            sqlite.execute(statement)
+
+        await self.run(work)
+
+
+class _Cursor:
+    """A DB-API-shaped async cursor that executes, fetches and closes in one hop."""
+
+    arraysize = 1
+
+    def __init__(self, owner: OneHopConnection) -> None:
+        self._owner = owner
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+        self._rows: list[Any] = []
+
+    async def __aenter__(self) -> _Cursor:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def _run(self, sql: str, params: Any, many: bool) -> _Cursor:
+        prefix = self._owner.take_pending()
+
+        def work(sqlite: sqlite3.Connection) -> tuple[Any, list[Any], int, int | None]:
+            if prefix is not None:
+                sqlite.execute(prefix)
+            cursor = sqlite.cursor()
+            try:
+                if many:
+                    cursor.executemany(sql, params)
+                else:
+                    cursor.execute(sql, () if params is None else params)
+                description = cursor.description
+                rows = cursor.fetchall() if description else []
+                return description, rows, cursor.rowcount, cursor.lastrowid
+            finally:
+                cursor.close()
+
+        self.description, self._rows, self.rowcount, self.lastrowid = await self._owner.run(work)
+        return self
+
+    async def execute(self, sql: str, params: Any = None) -> _Cursor:
+        return await self._run(sql, params, many=False)
+
+    async def executemany(self, sql: str, params: Sequence[Any]) -> _Cursor:
+        return await self._run(sql, params, many=True)
+
+    async def fetchall(self) -> list[Any]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    async def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        size = size or self.arraysize
+        rows, self._rows = self._rows[:size], self._rows[size:]
+        return rows
+
+    async def nextset(self) -> None:
+        return None
+
+    async def setinputsizes(self, *sizes: Any) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._rows = []
+
+
+def connect(args: Sequence[Any], kwargs: Mapping[str, Any]) -> Callable[[], Any]:
+    """An ``async_creator`` for SQLAlchemy opening aiosqlite connections wrapped in one-hop form."""
+
+    async def create() -> OneHopConnection:
+        import aiosqlite
+
+        pending = aiosqlite.connect(*args, **kwargs)
+        # As SQLAlchemy does: the worker thread never blocks interpreter exit
+        # (aiosqlite < 0.22 made the connection itself the thread).
+        thread: Any = getattr(pending, "_thread", pending)
+        thread.daemon = True
+        return OneHopConnection(await pending)
+
+    return create
