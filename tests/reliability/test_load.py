@@ -22,7 +22,6 @@ import pytest
 from reliability.model import Entry, Model, replay
 from reliability.sizes import scaled
 from repokit import (
-    BackendUnavailable,
     ConcurrentModification,
     Database,
     Deleted,
@@ -380,21 +379,14 @@ _SMALL_POOL = {
     "postgres": {"pool_size": 2, "max_overflow": 0, "pool_timeout": 2},
     "mongodb": {"maxPoolSize": 2, "waitQueueTimeoutMS": 2000},
 }
-_UNFAIR_POOL = (
-    "the MongoDB backend sends sessions straight to PyMongo's pool, whose checkout lets a "
-    "client that just released a connection take it back before a waiter wakes: one "
-    "client waits the whole run (WaitQueueTimeoutError -> BackendUnavailable)"
-)
 
 
 @pytest.mark.asyncio
 async def test_more_concurrent_clients_than_pooled_connections_all_get_their_turn(
-    backend_name: str, reliability_harness: Harness, request: pytest.FixtureRequest
+    backend_name: str, reliability_harness: Harness
 ) -> None:
     # Clients that release a connection and ask for one again at once: a pool that
-    # lets them cut in line starves a waiter past its timeout.
-    if backend_name == "mongodb":
-        request.applymarker(pytest.mark.xfail(reason=_UNFAIR_POOL, raises=BackendUnavailable))
+    # lets them cut in line starves a waiter past its timeout (repokit.gate).
     assert reliability_harness.url is not None
     db = await Database.connect(reliability_harness.url, **_SMALL_POOL[backend_name])
     try:

@@ -28,6 +28,7 @@ from pymongo.topology_description import TOPOLOGY_TYPE
 from repokit.backend import Backend
 from repokit.capabilities import Capabilities
 from repokit.errors import BackendUnavailable, InvalidQuery
+from repokit.gate import FairGate
 from repokit.tables import Table
 from repokit_mongodb.codec import CODEC_OPTIONS, Codec
 from repokit_mongodb.errors import map_errors, translate
@@ -106,6 +107,10 @@ class MongoBackend(Backend):
             transactions = topology in _TRANSACTIONAL_TOPOLOGIES
         self.capabilities = Capabilities(transactions=transactions)
         self.max_write_batch_size = DEFAULT_MAX_WRITE_BATCH_SIZE
+        pool = client.options.pool_options
+        wait = pool.wait_queue_timeout
+        size = pool.max_pool_size
+        self._gate = FairGate(int(size) if size else None, wait, "MongoDB")
 
     @classmethod
     def from_client(
@@ -196,11 +201,16 @@ class MongoBackend(Backend):
 
     async def open_session(self, *, read_only: bool) -> MongoSession:
         await self._ready()
-        with map_errors():
-            session = self.client.start_session()
-            if self.capabilities.transactions:
-                await session.start_transaction(read_concern=ReadConcern("snapshot"))
-        return MongoSession(self, session, read_only=read_only)
+        leave = await self._gate.enter()
+        try:
+            with map_errors():
+                session = self.client.start_session()
+                if self.capabilities.transactions:
+                    await session.start_transaction(read_concern=ReadConcern("snapshot"))
+        except BaseException:
+            leave()
+            raise
+        return MongoSession(self, session, read_only=read_only, leave=leave)
 
     async def close(self) -> None:
         if self._owns_client:

@@ -13,7 +13,7 @@ silently.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bson import Int64
@@ -23,7 +23,7 @@ from pymongo.errors import BulkWriteError, PyMongoError
 
 from repokit.backend import BackendSession, Select
 from repokit.conditions import Condition
-from repokit.errors import RepositoryError, UnsupportedOperation
+from repokit.errors import BackendUnavailable, RepositoryError, UnsupportedOperation
 from repokit.tables import Row, Table
 from repokit_mongodb.codec import Codec
 from repokit_mongodb.errors import map_errors, translate
@@ -44,12 +44,18 @@ class MongoSession(BackendSession):
     """A MongoDB client session, begun; ended by :meth:`commit` or :meth:`rollback`."""
 
     def __init__(
-        self, backend: MongoBackend, session: AsyncClientSession, *, read_only: bool
+        self,
+        backend: MongoBackend,
+        session: AsyncClientSession,
+        *,
+        read_only: bool,
+        leave: Callable[[], None] = lambda: None,
     ) -> None:
         super().__init__(read_only=read_only)
         self._backend = backend
         self._session = session
         self._open = True
+        self._leave = leave  # gives back the session's slot in the backend's fair gate
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -161,7 +167,10 @@ class MongoSession(BackendSession):
             if self._transactional:
                 await self._commit_transaction()
         finally:
-            await self._session.end_session()
+            try:
+                await self._session.end_session()
+            finally:
+                self._leave()
 
     async def _commit_transaction(self) -> None:
         for attempt in range(1, _COMMIT_ATTEMPTS + 1):
@@ -174,6 +183,11 @@ class MongoSession(BackendSession):
                 unknown = exc.has_error_label("UnknownTransactionCommitResult")
                 if unknown and attempt < _COMMIT_ATTEMPTS:
                     continue
+                if unknown:
+                    # Not a conflict: re-running the transaction could apply it twice.
+                    raise BackendUnavailable(
+                        f"the outcome of the commit is unknown after {attempt} attempts: {exc}"
+                    ) from exc
                 raise translate(exc) from exc
 
     async def rollback(self) -> None:
@@ -185,5 +199,8 @@ class MongoSession(BackendSession):
                 with contextlib.suppress(PyMongoError):
                     await self._session.abort_transaction()
         finally:
-            with contextlib.suppress(PyMongoError):
-                await self._session.end_session()
+            try:
+                with contextlib.suppress(PyMongoError):
+                    await self._session.end_session()
+            finally:
+                self._leave()

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Self
 
 import sqlalchemy as sa
@@ -27,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from repokit.backend import Backend
 from repokit.errors import BackendUnavailable, RepositoryError, UnsupportedOperation
+from repokit.gate import FairGate
 from repokit.tables import Table
 from repokit_sqlalchemy.dialect import SQLDialect
 from repokit_sqlalchemy.errors import translate
@@ -36,8 +36,6 @@ from repokit_sqlalchemy.session import SQLAlchemySession
 from repokit_sqlalchemy.sqlite import SQLiteDialect
 
 __all__ = ["SQLAlchemyBackend"]
-
-_Gates = weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
 
 
 def _pool_capacity(engine: AsyncEngine) -> int | None:
@@ -56,14 +54,14 @@ class _Hold:
 
     __slots__ = ("gate", "turn")
 
-    def __init__(self, turn: asyncio.Lock | None, gate: asyncio.Semaphore | None) -> None:
+    def __init__(self, turn: asyncio.Lock | None) -> None:
         self.turn = turn
-        self.gate = gate
+        self.gate: Callable[[], None] | None = None
 
     def release(self) -> None:
         try:
             if self.gate is not None:
-                self.gate.release()
+                self.gate()
         finally:
             if self.turn is not None:
                 self.turn.release()
@@ -110,20 +108,12 @@ class SQLAlchemyBackend(Backend):
         self.capabilities = self.dialect.capabilities
         self._owned = owned
         self._prepared = False
-        self._capacity = _pool_capacity(engine)
         timeout = getattr(engine.sync_engine.pool, "_timeout", None)
-        self._pool_timeout = float(timeout) if isinstance(timeout, int | float) else None
-        self._gates: _Gates = weakref.WeakKeyDictionary()
-
-    def _gate(self) -> asyncio.Semaphore | None:
-        """The fair gate of the running event loop (asyncio primitives are loop-bound)."""
-        if self._capacity is None:
-            return None
-        loop = asyncio.get_running_loop()
-        gate = self._gates.get(loop)
-        if gate is None:
-            gate = self._gates[loop] = asyncio.Semaphore(self._capacity)
-        return gate
+        self._gate = FairGate(
+            _pool_capacity(engine),
+            float(timeout) if isinstance(timeout, int | float) else None,
+            self.dialect.name,
+        )
 
     @classmethod
     async def connect(cls, url: str, **options: Any) -> Self:
@@ -210,23 +200,12 @@ class SQLAlchemyBackend(Backend):
     async def open_session(self, *, read_only: bool) -> SQLAlchemySession:
         await self._prepare()
         turn = await self.dialect.acquire_turn(read_only=read_only)
-        hold = _Hold(turn, self._gate())
+        hold = _Hold(turn)
         connection: AsyncConnection | None = None
         try:
-            if hold.gate is not None:
-                try:
-                    # The pool's own timeout still bounds the wait (a session that opens
-                    # a second one while every slot is taken must not wait forever).
-                    async with asyncio.timeout(self._pool_timeout):
-                        await hold.gate.acquire()
-                except BaseException as exc:
-                    hold.gate = None  # not acquired: nothing to release
-                    if isinstance(exc, TimeoutError):
-                        raise BackendUnavailable(
-                            f"no free connection in the pool of {self._capacity} within "
-                            f"{self._pool_timeout}s"
-                        ) from None
-                    raise
+            # The pool's own timeout bounds the wait (a session that opens a second
+            # one while every slot is taken must not wait forever).
+            hold.gate = await self._gate.enter()
             connection = await self.engine.connect()
             await self.dialect.begin(connection, read_only=read_only)
         except BaseException as exc:
