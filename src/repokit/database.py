@@ -242,7 +242,7 @@ class Database:
             except TransactionAborted as exc:
                 if attempt == attempts or not isinstance(exc.__cause__, TransactionConflict):
                     raise
-            await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
+            await asyncio.sleep(random.uniform(0, min(0.5, 0.005 * 2**attempt)))
         raise AssertionError("unreachable")
 
     async def close(self) -> None:
