@@ -116,7 +116,10 @@ class CursorCodec:
 
     def encode(self, table: Table[Any], orders: Sequence[Order], bound_to: bytes, row: Row) -> str:
         """The cursor of *row* in a query with fingerprint *bound_to*."""
-        values = [_encode(table.fields[o.field].type, row.get(o.field)) for o in orders]
+        values = [
+            _encode(table.fields[o.field].type, value)
+            for o, value in zip(orders, sort_values(row, orders), strict=True)
+        ]
         payload = bound_to + json.dumps(values, separators=(",", ":")).encode()
         token = _VERSION + self._mac(payload) + payload
         return base64.urlsafe_b64encode(token).decode().rstrip("=")

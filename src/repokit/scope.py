@@ -73,10 +73,3 @@ def scope_condition(scope: ScopeArg, table: Any) -> Condition | None:
             raise InvalidQuery(f"{item!r}.to_condition() returned {condition!r}, not a condition")
         conditions.append(table.check_condition(condition))
     return or_(*conditions)
-
-
-def scope_list(scope: ScopeArg) -> Sequence[SearchScope]:
-    """The scopes as a list (for messages)."""
-    if scope is None:
-        return ()
-    return [scope] if isinstance(scope, SearchScope) else list(scope)

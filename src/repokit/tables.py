@@ -409,10 +409,6 @@ class Table(Generic[T]):
             kwargs[field] = value if decode is None or value is None else decode(value)
         return self.entity(**kwargs)
 
-    def key_of(self, entity: T) -> Any:
-        """The entity's primary key value."""
-        return getattr(entity, self.primary_key)
-
     def _make_decoders(self) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
         decoders: list[tuple[str, Callable[[Any], Any] | None]] = []
         for field in self.declared:

@@ -7,7 +7,7 @@ import pytest
 
 from repokit.conditions import TRUE, Condition, Or
 from repokit.errors import InvalidQuery
-from repokit.scope import GlobalScope, SearchScope, scope_condition, scope_list
+from repokit.scope import GlobalScope, SearchScope, scope_condition
 from repokit.testing.schema import TenantScope, items, notes
 
 
@@ -89,8 +89,3 @@ def test_scopes_are_frozen_values() -> None:
     assert scope == TenantScope("a")
     with pytest.raises(FrozenInstanceError):
         scope.tenant = "b"  # type: ignore[misc]
-
-
-def test_scope_list_normalises_every_form() -> None:
-    one = TenantScope("a")
-    assert (scope_list(None), scope_list(one), scope_list((one,))) == ((), [one], [one])

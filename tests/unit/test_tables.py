@@ -521,10 +521,6 @@ def test_normalize_refuses_null_in_a_non_nullable_field() -> None:
         items.normalize("tenant", None)
 
 
-def test_key_of_is_the_primary_key_value() -> None:
-    assert items.key_of(ITEM) == ITEM.id
-
-
 def test_check_condition_accepts_own_fields_and_shadows() -> None:
     condition = items.c.name.eq("x", ignore_case=True) & (items.c.tenant == "t")
     assert items.check_condition(condition) is condition

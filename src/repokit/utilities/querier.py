@@ -193,7 +193,7 @@ class BatchQuerier(Utility[T]):
         page_where = where if boundary is None else and_(where, boundary)
         query = Select(self.table, page_where, walk, size + 1)
         rows, _ = await session.select_page(query, with_count=False)
-        total = await self.count_where(session, where) if with_count else None
+        total = await session.count(self.table, where) if with_count else None
         more = len(rows) > size
         rows = rows[:size]
         # Entities on the far side of the cursor (the cursor's own entity included).
@@ -202,6 +202,3 @@ class BatchQuerier(Utility[T]):
             rows.reverse()
             return rows, total, behind, more
         return rows, total, more, behind
-
-    async def count_where(self, session: Session, where: Condition) -> int:
-        return await session.count(self.table, where)

@@ -30,6 +30,7 @@ from repokit.values import INT64_MAX, INT64_MIN
 __all__ = [
     "TestDatetimeValues",
     "TestDecimalValues",
+    "TestIndexedTextLimit",
     "TestJsonValues",
     "TestNumberValues",
     "TestRejectedValues",
@@ -435,3 +436,31 @@ class TestRejectedValues:
             )
         for item in stored:
             assert await repo.get(item.id, scope=TenantScope(tenant)) == item
+
+
+class TestIndexedTextLimit:
+    """Text in a key or indexed field fits the backend's index, or is refused before I/O.
+
+    ``Capabilities.max_indexed_text_bytes`` declares the limit (PostgreSQL's
+    B-tree rows hold about 2.7 kB); a backend without one stores any length.
+    """
+
+    @pytest.mark.asyncio
+    async def test_indexed_text_up_to_the_limit_is_stored(
+        self, repokit_db: Database, tenant: str
+    ) -> None:
+        limit = repokit_db.capabilities.max_indexed_text_bytes
+        code = "x" * limit if limit is not None else "é" * 2000  # 4,000 bytes
+        assert (await stored_item(repokit_db, tenant, code=code)).code == code
+
+    @pytest.mark.asyncio
+    async def test_indexed_text_beyond_the_limit_is_refused_and_nothing_is_written(
+        self, repokit_db: Database, tenant: str
+    ) -> None:
+        limit = repokit_db.capabilities.max_indexed_text_bytes
+        if limit is None:
+            code = "é" * 4000  # 8,000 bytes in a unique key: stored as given
+            assert (await stored_item(repokit_db, tenant, code=code)).code == code
+            return
+        error = await assert_refused(repokit_db, tenant, "code", "é" * (limit // 2 + 1))
+        assert "bytes" in error.reason
