@@ -3,8 +3,10 @@
 Same table (created by repokit, so the same columns, storage forms and
 indexes), same results, and the transaction semantics repokit promises:
 single statements autocommit (each is atomic), batches run inside one
-explicit transaction. SQLite stores UUIDs as 32-hex text and datetimes as
-epoch milliseconds; the raw subject converts like a hand-written DAO would.
+explicit transaction. Like a hand-written DAO, each subject converts
+parameters to the stored forms (SQLite keeps UUIDs as 32-hex text and
+datetimes as epoch milliseconds) and turns the rows it reads back into
+``Item`` s, as repokit does: the same work, from the same driver.
 """
 
 from __future__ import annotations
@@ -26,6 +28,15 @@ _MS = timedelta(milliseconds=1)
 
 def _ms(value: datetime) -> int:
     return (value - _EPOCH) // _MS
+
+
+def _sqlite_item(row: Any) -> Item:
+    key, tenant, project, name, status, score, created = row
+    return Item(uuid.UUID(key), tenant, project, name, status, score, _EPOCH + created * _MS)
+
+
+def _pg_item(row: Any) -> Item:
+    return Item(*row)
 
 
 class RawSQLite(Subject):
@@ -89,7 +100,7 @@ class RawSQLite(Subject):
         rows = await self.conn.execute_fetchall(
             f"SELECT {_COLUMNS} FROM {_T} WHERE id = ?", (key.hex,)
         )
-        return next(iter(rows))
+        return _sqlite_item(next(iter(rows)))
 
     async def search(self, offset: int) -> int:
         rows = await self.conn.execute_fetchall(
@@ -98,7 +109,10 @@ class RawSQLite(Subject):
             "LIMIT ?3 OFFSET ?4",
             ("t2", "active", PAGE + 1, offset),
         )
-        return int(next(iter(rows))[0])
+        records = list(rows)
+        page = [_sqlite_item(record[1:]) for record in records[:PAGE]]
+        assert page
+        return int(records[0][0])
 
     async def walk(self) -> int:
         seen = 0
@@ -106,7 +120,7 @@ class RawSQLite(Subject):
         tail = f" ORDER BY created_at, id LIMIT {PAGE + 1}"
         rows = list(await self.conn.execute_fetchall(head + tail))
         while True:
-            seen += min(len(rows), PAGE)
+            seen += len([_sqlite_item(row) for row in rows[:PAGE]])
             if len(rows) <= PAGE:
                 return seen
             last = rows[PAGE - 1]
@@ -121,7 +135,7 @@ class RawSQLite(Subject):
         rows = await self.conn.execute_fetchall(
             f"UPDATE {_T} SET score = ? WHERE id = ? RETURNING {_COLUMNS}", (score, key.hex)
         )
-        return next(iter(rows))
+        return _sqlite_item(next(iter(rows)))
 
     async def batch_update(self) -> int:
         return await self._atomic(
@@ -186,7 +200,7 @@ class RawPostgres(Subject):
     async def get(self, key: uuid.UUID) -> object:
         row = await self.conn.fetchrow(f"SELECT {_COLUMNS} FROM {_T} WHERE id = $1", key)
         assert row is not None
-        return row
+        return _pg_item(row)
 
     async def search(self, offset: int) -> int:
         rows = await self.conn.fetch(
@@ -198,6 +212,8 @@ class RawPostgres(Subject):
             PAGE + 1,
             offset,
         )
+        page = [_pg_item(record[1:]) for record in rows[:PAGE]]
+        assert page
         return int(rows[0][0])
 
     async def walk(self) -> int:
@@ -206,7 +222,7 @@ class RawPostgres(Subject):
         tail = f" ORDER BY created_at, id LIMIT {PAGE + 1}"
         rows = await self.conn.fetch(head + tail)
         while True:
-            seen += min(len(rows), PAGE)
+            seen += len([_pg_item(row) for row in rows[:PAGE]])
             if len(rows) <= PAGE:
                 return seen
             last = rows[PAGE - 1]
@@ -221,7 +237,7 @@ class RawPostgres(Subject):
             f"UPDATE {_T} SET score = $1 WHERE id = $2 RETURNING {_COLUMNS}", score, key
         )
         assert row is not None
-        return row
+        return _pg_item(row)
 
     async def _count(self, status: str) -> int:
         return int(status.rsplit(" ", 1)[1])

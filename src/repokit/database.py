@@ -16,8 +16,7 @@ import asyncio
 import contextlib
 import os
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -184,34 +183,17 @@ class Database:
         """Drop *tables* and all their data."""
         await self.backend.drop_tables(_tables(tables))
 
-    @asynccontextmanager
-    async def _session(self, read_only: bool) -> AsyncIterator[Session]:
-        if self._closed:
-            raise RepositoryError("the database is closed")
-        session = Session(
-            self, await self.backend.open_session(read_only=read_only), read_only=read_only
-        )
-        try:
-            yield session
-        except BaseException:
-            await session._end(commit=False)
-            raise
-        error = session._error
-        if error is not None:
-            await session._end(commit=False)
-            raise TransactionAborted(
-                f"the transaction was rolled back because an operation inside it failed: {error!r}"
-            ) from error
-        await session._end(commit=not read_only)
+    def _session(self, read_only: bool) -> _SessionBlock:
+        return _SessionBlock(self, read_only)
 
-    def begin_session(self) -> Any:
+    def begin_session(self) -> _SessionBlock:
         """A read-write transaction: ``async with db.begin_session() as session``.
 
         Commits when the block ends normally; rolls back on any error.
         """
         return self._session(read_only=False)
 
-    def begin_readonly_session(self) -> Any:
+    def begin_readonly_session(self) -> _SessionBlock:
         """A read-only transaction; writes inside it raise ``UnsupportedOperation``."""
         return self._session(read_only=True)
 
@@ -261,6 +243,48 @@ class Database:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+class _SessionBlock:
+    """``async with``: opens a session, then commits it, or rolls it back on any error.
+
+    A class rather than a generator-based context manager: this runs around
+    every repository call.
+    """
+
+    __slots__ = ("_database", "_read_only", "_session")
+
+    def __init__(self, database: Database, read_only: bool) -> None:
+        self._database = database
+        self._read_only = read_only
+        self._session: Session | None = None
+
+    async def __aenter__(self) -> Session:
+        database = self._database
+        if database._closed:
+            raise RepositoryError("the database is closed")
+        backend = await database.backend.open_session(read_only=self._read_only)
+        self._session = Session(database, backend, read_only=self._read_only)
+        return self._session
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session = self._session
+        assert session is not None
+        if exc is not None:
+            await session._end(commit=False)
+            return
+        error = session._error
+        if error is not None:
+            await session._end(commit=False)
+            raise TransactionAborted(
+                f"the transaction was rolled back because an operation inside it failed: {error!r}"
+            ) from error
+        await session._end(commit=not self._read_only)
 
 
 def _tables(tables: Sequence[Any]) -> list[Table[Any]]:

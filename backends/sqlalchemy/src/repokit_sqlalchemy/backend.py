@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Self
 
@@ -34,8 +35,9 @@ from repokit_sqlalchemy.postgres import PostgresDialect
 from repokit_sqlalchemy.schema import sql_table
 from repokit_sqlalchemy.session import SQLAlchemySession
 from repokit_sqlalchemy.sqlite import SQLiteDialect
+from repokit_sqlalchemy.statements import Reader, StatementCache
 
-__all__ = ["SQLAlchemyBackend"]
+__all__ = ["Lease", "SQLAlchemyBackend"]
 
 
 def _pool_capacity(engine: AsyncEngine) -> int | None:
@@ -49,22 +51,36 @@ def _pool_capacity(engine: AsyncEngine) -> int | None:
     return pool.size() + overflow
 
 
-class _Hold:
-    """What a session holds besides its connection: its writer turn and its pool slot."""
+class Lease:
+    """A pooled connection a session runs on, with what the session holds besides it.
 
-    __slots__ = ("gate", "turn")
+    Attributes:
+        connection: the SQLAlchemy connection holding the pool checkout.
+        driver: what the dialect runs statements on (asyncpg's connection, a
+            one-hop aiosqlite connection).
+        turn: the writer turn of a SQLite session, released when it ends.
+        gate: gives the session's slot in the fair gate back.
+    """
 
-    def __init__(self, turn: asyncio.Lock | None) -> None:
-        self.turn = turn
+    __slots__ = ("connection", "driver", "gate", "options", "turn")
+
+    def __init__(self, connection: AsyncConnection, driver: Any) -> None:
+        self.connection = connection
+        self.driver = driver
+        #: The connection's execution options (an engine's isolation level, say).
+        self.options = dict(connection.sync_connection.get_execution_options())  # type: ignore[union-attr]
+        self.turn: asyncio.Lock | None = None
         self.gate: Callable[[], None] | None = None
 
     def release(self) -> None:
+        gate, self.gate = self.gate, None
+        turn, self.turn = self.turn, None
         try:
-            if self.gate is not None:
-                self.gate()
+            if gate is not None:
+                gate()
         finally:
-            if self.turn is not None:
-                self.turn.release()
+            if turn is not None:
+                turn.release()
 
 
 #: Bare schemes and the async driver repokit runs them on.
@@ -97,6 +113,14 @@ class SQLAlchemyBackend(Backend):
         busy_timeout: SQLite only: seconds a statement waits for another
             process's lock, and a writer for its turn, before the transaction
             fails with :class:`~repokit.errors.TransactionConflict` (default 30).
+
+    Statements run on the driver connection of a *lease*: a connection checked
+    out of the engine's pool. An engine the backend owns keeps up to its pool
+    size of leases idle between sessions instead of returning them to the pool
+    (a checkout and its reset cost more than a point read); a lost connection
+    discards every idle lease. On PostgreSQL, an engine's ``isolation_level``,
+    ``postgresql_readonly`` and ``postgresql_deferrable`` execution options
+    shape the BEGIN of read-write sessions.
     """
 
     def __init__(
@@ -106,8 +130,18 @@ class SQLAlchemyBackend(Backend):
         self.dialect = _dialect_for(engine.url, busy_timeout)
         self.dialect.install(engine, owned=owned)
         self.capabilities = self.dialect.capabilities
+        self.statements = StatementCache(engine.dialect)
+        self._readers: dict[Table[Any], Reader] = {}
         self._owned = owned
         self._prepared = False
+        self._closed = False
+        # Idle leases, per event loop (driver connections belong to one loop). Only an
+        # owned engine's: a borrowed engine's pool is the application's to share.
+        self._idle: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[Lease]] = (
+            weakref.WeakKeyDictionary()
+        )
+        pool = engine.sync_engine.pool
+        self._keep = pool.size() if owned and isinstance(pool, sa.pool.QueuePool) else 0
         timeout = getattr(engine.sync_engine.pool, "_timeout", None)
         self._gate = FairGate(
             _pool_capacity(engine),
@@ -177,9 +211,6 @@ class SQLAlchemyBackend(Backend):
         await self._ddl(tables, create=False)
 
     async def _ddl(self, tables: Sequence[Table[Any]], *, create: bool) -> None:
-        session = await self.open_session(read_only=False)
-        connection = session._live()
-
         def run(sync: sa.Connection) -> None:
             for table in tables:
                 sql = sql_table(table)
@@ -188,39 +219,100 @@ class SQLAlchemyBackend(Backend):
                 else:
                     sql.drop(sync, checkfirst=True)
 
+        # A write session's lease: its writer turn, in one transaction.
+        session = await self.open_session(read_only=False)
+        lease = session._live()
         try:
-            await connection.run_sync(run)
+            await self.dialect.run_ddl(lease.connection, lease.driver, run)
         except Exception as exc:
+            error = session._error(exc, None)
             await session.rollback()
-            raise session._error(exc, None) from exc
-        await session.commit()
+            raise error from exc
+        await session.rollback()  # nothing left open: only the lease goes back
 
     # -- sessions ----------------------------------------------------------------------------
 
+    def reader(self, table: Table[Any]) -> Reader:
+        """How rows of *table* are read from this backend's driver."""
+        found = self._readers.get(table)
+        if found is None:
+            found = self._readers[table] = Reader(sql_table(table).c, self.engine.dialect)
+        return found
+
     async def open_session(self, *, read_only: bool) -> SQLAlchemySession:
-        await self._prepare()
+        if not self._prepared:
+            await self._prepare()
         turn = await self.dialect.acquire_turn(read_only=read_only)
-        hold = _Hold(turn)
-        connection: AsyncConnection | None = None
+        gate: Callable[[], None] | None = None
         try:
             # The pool's own timeout bounds the wait (a session that opens a second
             # one while every slot is taken must not wait forever).
-            hold.gate = await self._gate.enter()
-            connection = await self.engine.connect()
-            await self.dialect.begin(connection, read_only=read_only)
+            gate = await self._gate.enter()
+            idle = self._idle.get(asyncio.get_running_loop())
+            lease = idle.pop() if idle else await self._new_lease()
         except BaseException as exc:
-            if connection is not None:
-                with contextlib.suppress(Exception):
-                    await connection.close()
-            hold.release()
+            if gate is not None:
+                gate()
+            if turn is not None:
+                turn.release()
             if isinstance(exc, Exception) and not isinstance(exc, RepositoryError):
                 mapped = translate(exc, self.dialect, None)
                 if mapped is None:
                     mapped = RepositoryError(f"cannot begin a transaction: {exc}")
                 raise mapped from exc
             raise
-        return SQLAlchemySession(self, connection, hold, read_only=read_only)
+        lease.gate = gate
+        lease.turn = turn
+        return SQLAlchemySession(self, lease, read_only=read_only)
+
+    async def _new_lease(self) -> Lease:
+        if self._closed:
+            raise RepositoryError("the backend is closed")
+        connection = await self.engine.connect()
+        try:
+            await self.dialect.lease(connection)
+            raw = await connection.get_raw_connection()
+            return Lease(connection, self.dialect.driver(raw.driver_connection))
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await connection.close()
+            raise
+
+    async def release(self, lease: Lease, *, broken: bool) -> None:
+        """Take a session's lease back: keep it idle, return it to the pool, or discard it."""
+        try:
+            if not broken and self.dialect.in_transaction(lease.driver):
+                broken = True  # never hand out a connection with a transaction open
+            if broken:
+                await _discard(lease)
+                # Its siblings were opened alike and may be as dead (a restarted server).
+                idle = self._idle.pop(asyncio.get_running_loop(), [])
+                for other in idle:
+                    await _discard(other)
+                return
+            idle = self._idle.setdefault(asyncio.get_running_loop(), [])
+            if len(idle) < self._keep and not self._closed:
+                idle.append(lease)
+                return
+            with contextlib.suppress(Exception):
+                await lease.connection.close()
+        finally:
+            lease.release()
 
     async def close(self) -> None:
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        for owner in list(self._idle):
+            for lease in self._idle.pop(owner, []):
+                if owner is loop:
+                    with contextlib.suppress(Exception):
+                        await lease.connection.close()
         if self._owned:
             await self.engine.dispose()
+
+
+async def _discard(lease: Lease) -> None:
+    with contextlib.suppress(Exception):
+        await lease.connection.invalidate()
+    with contextlib.suppress(Exception):
+        await lease.connection.close()

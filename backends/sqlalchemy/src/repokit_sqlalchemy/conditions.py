@@ -24,16 +24,22 @@ comparisons keep indexes usable, unlike ``coalesce(…)`` wrappers.
 
 Orders put ``None`` first ascending and last descending (CONTRACT §5):
 ``NULLS FIRST`` / ``NULLS LAST`` where the dialect needs it spelled out.
+
+Statements are compiled once per *shape* (:mod:`repokit_sqlalchemy.statements`):
+every operand becomes a parameter named ``p0``, ``p1``, … in the order the
+compiler binds it (:class:`Binder`), and :func:`shape` walks a condition the
+same way to produce its cache key and its operands in that order, without
+building any SQL. Two conditions with the same key compile to the same SQL.
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
+from sqlalchemy.sql.elements import BindParameter, ColumnElement, UnaryExpression
 
 from repokit.conditions import (
     And,
@@ -51,7 +57,7 @@ from repokit.conditions import (
 from repokit.tables import Table
 from repokit_sqlalchemy.dialect import SQLDialect
 
-__all__ = ["compile_condition", "compile_orders"]
+__all__ = ["Binder", "compile_condition", "compile_orders", "shape"]
 
 _Comparator = Callable[[Any, Any], ColumnElement[bool]]
 
@@ -73,13 +79,34 @@ _COMPLEMENT = {
 }
 
 
-class _Compiler:
-    __slots__ = ("columns", "dialect", "table")
+class Binder:
+    """Makes a statement's parameters, named ``p0``, ``p1``, … in binding order.
 
-    def __init__(self, table: Table[Any], columns: sa.Table, dialect: SQLDialect) -> None:
+    :attr:`values` keeps the operands in that order, so a statement compiled
+    once can be run again with another condition of the same shape.
+    """
+
+    __slots__ = ("values",)
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def __call__(self, value: Any, type_: sa.types.TypeEngine[Any]) -> BindParameter[Any]:
+        name = f"p{len(self.values)}"
+        self.values.append(value)
+        return sa.bindparam(name, value, type_=type_)
+
+
+class _Compiler:
+    __slots__ = ("bind", "columns", "dialect", "table")
+
+    def __init__(
+        self, table: Table[Any], columns: sa.Table, dialect: SQLDialect, bind: Binder
+    ) -> None:
         self.table = table
         self.columns = columns
         self.dialect = dialect
+        self.bind = bind
 
     def column(self, field: str) -> tuple[ColumnElement[Any], bool]:
         return self.columns.c[field], self.table.fields[field].type.nullable
@@ -99,7 +126,7 @@ class _Compiler:
         if isinstance(condition, In):
             column, nullable = self.column(condition.field)
             ftype = self.table.fields[condition.field].type
-            found = self.dialect.in_(column, condition.values, ftype)
+            found = self.dialect.in_(column, condition.values, ftype, self.bind)
             return self.complement(found, column, nullable) if negated else found
         if isinstance(condition, Match):
             return self.match(condition, negated)
@@ -111,7 +138,7 @@ class _Compiler:
         column, nullable = self.column(condition.field)
         op = _COMPLEMENT[condition.op] if negated else condition.op
         # A typed parameter, never a constant: SQLAlchemy would turn == True into IS true.
-        operand = sa.bindparam(None, condition.value, type_=column.type)
+        operand = self.bind(condition.value, column.type)
         expression = _OPERATORS[op](column, operand)
         # Only != matches null; so does the complement of every other operator.
         if nullable and (condition.op is Op.NE) != negated:
@@ -123,7 +150,7 @@ class _Compiler:
         if not condition.pattern:
             # Every string contains, starts and ends with "".
             return column.is_(None) if negated else column.is_not(None)
-        found = self.dialect.match(column, condition.kind, condition.pattern)
+        found = self.dialect.match(column, condition.kind, condition.pattern, self.bind)
         return self.complement(found, column, nullable) if negated else found
 
     @staticmethod
@@ -136,10 +163,46 @@ class _Compiler:
 
 
 def compile_condition(
-    condition: Condition, table: Table[Any], columns: sa.Table, dialect: SQLDialect
+    condition: Condition,
+    table: Table[Any],
+    columns: sa.Table,
+    dialect: SQLDialect,
+    bind: Binder | None = None,
 ) -> ColumnElement[bool]:
     """*condition* on *table* as a never-unknown SQL expression over *columns*."""
-    return _Compiler(table, columns, dialect).compile(condition, False)
+    return _Compiler(table, columns, dialect, bind or Binder()).compile(condition, False)
+
+
+def shape(
+    condition: Condition, table: Table[Any], dialect: SQLDialect, values: list[Any]
+) -> Hashable:
+    """The cache key of *condition*'s SQL; appends its operands to *values* in binding order.
+
+    Mirrors :class:`_Compiler` node for node: whatever changes the SQL text
+    (node kinds, fields, operators, constants, how an IN list or a match is
+    spelled) is in the key, and every value the compiler binds is appended.
+    """
+    if isinstance(condition, Compare):
+        values.append(condition.value)
+        return (condition.field, condition.op)
+    if isinstance(condition, And | Or):
+        parts = tuple(shape(item, table, dialect, values) for item in condition.items)
+        return ("and" if isinstance(condition, And) else "or", parts)
+    if isinstance(condition, Not):
+        return ("not", shape(condition.item, table, dialect, values))
+    if isinstance(condition, IsNull):
+        return ("null", condition.field)
+    if isinstance(condition, In):
+        ftype = table.fields[condition.field].type
+        return ("in", condition.field, dialect.in_shape(condition.values, ftype, values))
+    if isinstance(condition, Match):
+        if not condition.pattern:
+            return ("match", condition.field, None)
+        key = dialect.match_shape(condition.kind, condition.pattern, values)
+        return ("match", condition.field, key)
+    if isinstance(condition, Const):
+        return condition.value
+    raise TypeError(f"unknown condition node {condition!r}")
 
 
 def compile_orders(

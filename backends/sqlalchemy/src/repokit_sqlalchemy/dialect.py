@@ -13,19 +13,22 @@ from __future__ import annotations
 import asyncio
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from repokit.capabilities import Capabilities
 from repokit.conditions import MatchKind
 from repokit.types import FieldType
 
-__all__ = ["DriverError", "Failure", "SQLDialect"]
+__all__ = ["Bind", "DriverError", "Failure", "SQLDialect"]
+
+#: Makes a named statement parameter for a value (:class:`repokit_sqlalchemy.conditions.Binder`).
+Bind = Callable[[Any, sa.types.TypeEngine[Any]], BindParameter[Any]]
 
 
 class Failure(enum.Enum):
@@ -77,19 +80,55 @@ class SQLDialect(ABC):
     async def prepare(self, engine: AsyncEngine) -> None:  # noqa: B027 - optional hook
         """One-time preparation on first use (e.g. switching a file to WAL)."""
 
-    # -- transactions ------------------------------------------------------------------------
+    # -- transactions and statements on the driver ----------------------------------------------
 
     @abstractmethod
-    async def begin(self, connection: AsyncConnection, *, read_only: bool) -> None:
-        """Begin a transaction on a fresh connection."""
+    def driver(self, connection: Any) -> Any:
+        """The object :meth:`fetch` / :meth:`execute` run on, for a pooled driver connection."""
+
+    async def lease(self, connection: Any) -> None:  # noqa: B027 - optional hook
+        """Prepare a pooled ``AsyncConnection`` before sessions run on its driver."""
 
     @abstractmethod
-    async def commit(self, connection: AsyncConnection) -> None:
-        """Commit the transaction begun by :meth:`begin`."""
+    def begin_statement(self, *, read_only: bool, options: Mapping[str, Any]) -> str | None:
+        """What begins a session's transaction (``None``: each statement autocommits).
+
+        *options* are the leased connection's execution options (an
+        application's engine may ask for an isolation level or read-only
+        transactions there).
+        """
 
     @abstractmethod
-    async def rollback(self, connection: AsyncConnection) -> None:
-        """Roll back the transaction begun by :meth:`begin`."""
+    async def fetch(
+        self, driver: Any, sql: str, params: Sequence[Any], begin: str | None
+    ) -> Sequence[Sequence[Any]]:
+        """Run a query and return its records; run *begin* first when given."""
+
+    @abstractmethod
+    async def execute(self, driver: Any, sql: str, params: Sequence[Any], begin: str | None) -> int:
+        """Run a write and return the number of rows it matched; run *begin* first when given."""
+
+    @abstractmethod
+    async def executemany(
+        self, driver: Any, sql: str, params: list[Sequence[Any]], begin: str | None
+    ) -> None:
+        """Run a write once per parameter set; run *begin* first when given."""
+
+    @abstractmethod
+    async def end(self, driver: Any, *, commit: bool) -> None:
+        """Commit or roll back the transaction a *begin* statement opened."""
+
+    @abstractmethod
+    async def run_ddl(self, connection: Any, driver: Any, work: Callable[[Any], None]) -> None:
+        """Run SQLAlchemy schema *work* (``run_sync``) on a leased connection, atomically."""
+
+    def closed(self, driver: Any) -> bool:
+        """Whether the driver connection is known to be closed (its errors mean unavailable)."""
+        return False
+
+    @abstractmethod
+    def in_transaction(self, driver: Any) -> bool:
+        """Whether the driver connection has a transaction open."""
 
     async def acquire_turn(self, *, read_only: bool) -> asyncio.Lock | None:
         """Wait for this session's turn if the database serialises sessions; return the lock.
@@ -102,15 +141,23 @@ class SQLDialect(ABC):
 
     @abstractmethod
     def in_(
-        self, column: ColumnElement[Any], values: Sequence[Any], ftype: FieldType
+        self, column: ColumnElement[Any], values: Sequence[Any], ftype: FieldType, bind: Bind
     ) -> ColumnElement[bool]:
         """``column`` equals one of *values* (non-empty, no nulls); null for a null column."""
 
     @abstractmethod
+    def in_shape(self, values: Sequence[Any], ftype: FieldType, out: list[Any]) -> Hashable:
+        """How :meth:`in_` spells *values* (part of a cache key); append what it binds to *out*."""
+
+    @abstractmethod
     def match(
-        self, column: ColumnElement[Any], kind: MatchKind, pattern: str
+        self, column: ColumnElement[Any], kind: MatchKind, pattern: str, bind: Bind
     ) -> ColumnElement[bool]:
         """Literal, case-sensitive match of a non-empty *pattern*; null for a null column."""
+
+    @abstractmethod
+    def match_shape(self, kind: MatchKind, pattern: str, out: list[Any]) -> Hashable:
+        """How :meth:`match` spells *pattern* (part of a cache key); append what it binds."""
 
     #: Whether ORDER BY needs explicit NULLS FIRST / LAST for nulls to sort smallest.
     explicit_nulls_order: bool = True

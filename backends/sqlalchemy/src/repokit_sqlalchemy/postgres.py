@@ -9,15 +9,16 @@ so a float would come back as an int (or, beyond 2**63, as a different
 number); ``json`` keeps the text repokit wrote. JSON fields can only be
 tested for null, so nothing is lost.
 
-Transactions: read-write sessions run at READ COMMITTED (the contract
-promises no repeatable read); read-only sessions run ``REPEATABLE READ READ
-ONLY`` so that a page, its total count and the has-next / has-previous probes
-read one snapshot (a read-only transaction never fails to serialise).
+Transactions: read-write sessions run at the server's default isolation
+(READ COMMITTED unless configured otherwise; the contract promises no
+repeatable read). Read-only sessions open no transaction at all: each of
+their statements reads its own snapshot, and a page and its total count are
+one statement. repokit refuses their writes before any I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -25,14 +26,14 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 from repokit.capabilities import Capabilities
 from repokit.conditions import MatchKind
 from repokit.types import FieldType, Kind
-from repokit_sqlalchemy.dialect import DriverError, Failure, SQLDialect
+from repokit_sqlalchemy.dialect import Bind, DriverError, Failure, SQLDialect
 
 __all__ = ["PostgresDialect", "postgres_column_type"]
 
@@ -45,6 +46,20 @@ _UNAVAILABLE_CLASS = "08"  # connection exception
 # admin / crash shutdown, cannot connect now, too many connections
 _UNAVAILABLE = frozenset({"57P01", "57P02", "57P03", "53300"})
 _TOO_LARGE = "54000"  # program_limit_exceeded: e.g. an index row over its size limit
+_ESCAPE = "/"
+_ISOLATION_LEVELS = frozenset(
+    {"SERIALIZABLE", "REPEATABLE READ", "READ COMMITTED", "READ UNCOMMITTED"}
+)
+
+
+def _like_pattern(kind: MatchKind, pattern: str) -> str:
+    """The LIKE operand matching *pattern* literally (escape character ``/``)."""
+    literal = pattern.replace(_ESCAPE, _ESCAPE * 2).replace("%", "/%").replace("_", "/_")
+    if kind is MatchKind.CONTAINS:
+        return f"%{literal}%"
+    if kind is MatchKind.STARTSWITH:
+        return f"{literal}%"
+    return f"%{literal}"
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -132,46 +147,89 @@ class PostgresDialect(SQLDialect):
     def install(self, engine: AsyncEngine, *, owned: bool) -> None:
         return None
 
-    # -- transactions ------------------------------------------------------------------------
+    # -- transactions and statements on the driver ----------------------------------------------
 
-    async def begin(self, connection: AsyncConnection, *, read_only: bool) -> None:
-        # asyncpg sends BEGIN with the first statement, so an unused session costs nothing.
+    def driver(self, connection: Any) -> Any:
+        return connection  # the asyncpg connection itself
+
+    def begin_statement(self, *, read_only: bool, options: Mapping[str, Any]) -> str | None:
+        # A read-only session runs each statement on its own (a page and its count are
+        # one statement): no BEGIN / ROLLBACK round trips around a single read.
         if read_only:
-            await connection.execution_options(
-                isolation_level="REPEATABLE READ", postgresql_readonly=True
-            )
-        await connection.begin()
+            return None
+        parts = ["BEGIN"]
+        isolation = options.get("isolation_level")
+        if isolation in _ISOLATION_LEVELS:
+            parts.append(f"ISOLATION LEVEL {isolation}")
+        if options.get("postgresql_readonly"):
+            parts.append("READ ONLY")
+        if options.get("postgresql_deferrable"):
+            parts.append("DEFERRABLE")
+        return " ".join(parts)
 
-    async def commit(self, connection: AsyncConnection) -> None:
-        await connection.commit()
+    async def fetch(
+        self, driver: Any, sql: str, params: Sequence[Any], begin: str | None
+    ) -> Sequence[Sequence[Any]]:
+        if begin is not None:
+            await driver.execute(begin)
+        records: Sequence[Sequence[Any]] = await driver.fetch(sql, *params)
+        return records
 
-    async def rollback(self, connection: AsyncConnection) -> None:
-        await connection.rollback()
+    async def execute(self, driver: Any, sql: str, params: Sequence[Any], begin: str | None) -> int:
+        if begin is not None:
+            await driver.execute(begin)
+        status: str = await driver.execute(sql, *params)
+        return int(status.rpartition(" ")[2])  # "UPDATE 3", "DELETE 3"
+
+    async def executemany(
+        self, driver: Any, sql: str, params: list[Sequence[Any]], begin: str | None
+    ) -> None:
+        if begin is not None:
+            await driver.execute(begin)
+        await driver.executemany(sql, params)
+
+    async def end(self, driver: Any, *, commit: bool) -> None:
+        await driver.execute("COMMIT" if commit else "ROLLBACK")
+
+    def in_transaction(self, driver: Any) -> bool:
+        return bool(driver.is_in_transaction())
+
+    def closed(self, driver: Any) -> bool:
+        return bool(driver.is_closed())
+
+    async def run_ddl(self, connection: Any, driver: Any, work: Callable[[Any], None]) -> None:
+        async with connection.begin():
+            await connection.run_sync(work)
 
     # -- statements --------------------------------------------------------------------------
 
     def in_(
-        self, column: ColumnElement[Any], values: Sequence[Any], ftype: FieldType
+        self, column: ColumnElement[Any], values: Sequence[Any], ftype: FieldType, bind: Bind
     ) -> ColumnElement[bool]:
         # One array parameter: the statement text (and asyncpg's prepared statement)
         # is the same for any number of values.
-        found: ColumnElement[bool]
         if len(values) == 1:
-            found = column == values[0]
-        else:
-            array = postgresql.ARRAY(_array_element(ftype))
-            found = column == sa.any_(sa.bindparam(None, list(values), type_=array))
-        return found
+            return column == bind(values[0], column.type)
+        array = postgresql.ARRAY(_array_element(ftype))
+        return column == sa.any_(bind(list(values), array))
+
+    def in_shape(self, values: Sequence[Any], ftype: FieldType, out: list[Any]) -> Hashable:
+        if len(values) == 1:
+            out.append(values[0])
+            return 1
+        out.append(list(values))
+        return "array"
 
     def match(
-        self, column: ColumnElement[Any], kind: MatchKind, pattern: str
+        self, column: ColumnElement[Any], kind: MatchKind, pattern: str, bind: Bind
     ) -> ColumnElement[bool]:
-        # autoescape escapes %, _ and the escape character itself in the operand.
-        if kind is MatchKind.CONTAINS:
-            return column.contains(pattern, autoescape=True)
-        if kind is MatchKind.STARTSWITH:
-            return column.startswith(pattern, autoescape=True)
-        return column.endswith(pattern, autoescape=True)
+        # LIKE with %, _ and the escape character itself escaped in the operand
+        # (the columns are COLLATE "C": byte-wise and case-sensitive).
+        return column.like(bind(_like_pattern(kind, pattern), sa.Text()), escape=_ESCAPE)
+
+    def match_shape(self, kind: MatchKind, pattern: str, out: list[Any]) -> Hashable:
+        out.append(_like_pattern(kind, pattern))
+        return kind
 
     # -- errors ------------------------------------------------------------------------------
 

@@ -1,93 +1,104 @@
-"""One transaction on a SQL database: the SPI's reads and writes as single Core statements.
+"""One session on a SQL database: the SPI's reads and writes as single statements.
 
 Every SPI call is one statement, one round trip: multi-row inserts go out as
 one executemany (asyncpg pipelines it, sqlite3 loops in C), updates and
 deletes report matched rows from the statement itself, and a page with its
 total count is a single statement joining the count to the page, so both
 come from one snapshot whatever the isolation level.
+
+Statements are built with SQLAlchemy Core once per shape and then run on the
+driver connection directly (:mod:`repokit_sqlalchemy.statements`). A
+read-write session begins its transaction with its first statement, in the
+same round trip where the driver allows it (SQLite); a read-only session
+opens none: each of its statements is atomic on its own.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Hashable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from repokit.backend import BackendSession, Select
 from repokit.conditions import Condition, Const
-from repokit.errors import RepositoryError, UnsupportedOperation
+from repokit.errors import BackendUnavailable, RepositoryError, UnsupportedOperation
 from repokit.tables import Row, Table
-from repokit_sqlalchemy.conditions import compile_condition, compile_orders
+from repokit_sqlalchemy.conditions import Binder, compile_condition, compile_orders, shape
 from repokit_sqlalchemy.errors import translate
 from repokit_sqlalchemy.schema import sql_table
+from repokit_sqlalchemy.statements import Statement
 
 if TYPE_CHECKING:
-    from repokit_sqlalchemy.backend import SQLAlchemyBackend
+    from repokit_sqlalchemy.backend import Lease, SQLAlchemyBackend
 
 __all__ = ["SQLAlchemySession"]
 
 _TOTAL = "repokit_total"
 
 
-class Releasable(Protocol):
-    """What a session gives back when it ends (a writer turn, a pool slot)."""
-
-    def release(self) -> None: ...
-
-
 class SQLAlchemySession(BackendSession):
-    """A transaction on one pooled connection, begun by the backend."""
+    """A session on one leased connection (see :class:`repokit_sqlalchemy.backend.Lease`)."""
 
-    def __init__(
-        self,
-        backend: SQLAlchemyBackend,
-        connection: AsyncConnection,
-        turn: Releasable | None,
-        *,
-        read_only: bool,
-    ) -> None:
+    __slots__ = ("_backend", "_begin", "_broken", "_cache", "_dialect", "_lease")
+
+    def __init__(self, backend: SQLAlchemyBackend, lease: Lease, *, read_only: bool) -> None:
         super().__init__(read_only=read_only)
         self._backend = backend
         self._dialect = backend.dialect
-        self._connection: AsyncConnection | None = connection
-        self._turn = turn
+        self._cache = backend.statements
+        self._lease: Lease | None = lease
+        #: What the first statement must run before itself (the transaction's BEGIN).
+        self._begin = backend.dialect.begin_statement(read_only=read_only, options=lease.options)
+        #: Whether the connection failed (it must not be used again).
+        self._broken = False
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    def _live(self) -> AsyncConnection:
-        if self._connection is None:
+    def _live(self) -> Lease:
+        if self._lease is None:
             raise RepositoryError("the session has ended")
-        return self._connection
+        return self._lease
 
     def _writable(self, what: str) -> None:
         if self.read_only:
             raise UnsupportedOperation(f"{what}: a read-only session refuses writes")
 
-    async def _execute(
-        self, table: Table[Any], statement: sa.Executable, params: Any = None
-    ) -> sa.CursorResult[Any]:
-        connection = self._live()
+    def _error(self, exc: BaseException, table: Table[Any] | None) -> RepositoryError:
+        mapped = translate(exc, self._dialect, table)
+        if mapped is None and self._lease is not None and self._dialect.closed(self._lease.driver):
+            mapped = BackendUnavailable(f"the {self._dialect.name} connection was lost: {exc}")
+        if mapped is None:
+            mapped = RepositoryError(f"{self._dialect.name} error: {exc}")
+        if isinstance(mapped, BackendUnavailable):
+            self._broken = True
+        return mapped
+
+    async def _fetch(
+        self, table: Table[Any], statement: Statement, params: Sequence[Any]
+    ) -> Sequence[Sequence[Any]]:
+        driver = self._live().driver
+        begin, self._begin = self._begin, None
         try:
-            return await connection.execute(statement, params)
+            return await self._dialect.fetch(driver, statement.sql, params, begin)
         except Exception as exc:
             raise self._error(exc, table) from exc
 
-    def _error(self, exc: BaseException, table: Table[Any] | None) -> RepositoryError:
-        mapped = translate(exc, self._dialect, table)
-        if mapped is not None:
-            return mapped
-        return RepositoryError(f"{self._dialect.name} error: {exc}")
+    async def _execute(self, table: Table[Any], statement: Statement, params: Sequence[Any]) -> int:
+        driver = self._live().driver
+        begin, self._begin = self._begin, None
+        try:
+            return await self._dialect.execute(driver, statement.sql, params, begin)
+        except Exception as exc:
+            raise self._error(exc, table) from exc
 
-    def _where(self, table: Table[Any], condition: Condition) -> sa.ColumnElement[bool]:
-        return compile_condition(condition, table, sql_table(table), self._dialect)
+    def _where(
+        self, table: Table[Any], condition: Condition, bind: Binder
+    ) -> sa.ColumnElement[bool]:
+        return compile_condition(condition, table, sql_table(table), self._dialect, bind)
 
-    @staticmethod
-    def _rows(table: sa.Table, result: sa.CursorResult[Any]) -> list[Row]:
-        names = table.c.keys()
-        return [dict(zip(names, row, strict=True)) for row in result]
+    def _shape(self, table: Table[Any], condition: Condition, values: list[Any]) -> Hashable:
+        return shape(condition, table, self._dialect, values)
 
     # -- SPI ---------------------------------------------------------------------------------
 
@@ -96,76 +107,113 @@ class SQLAlchemySession(BackendSession):
         if not rows:
             return
         sql = sql_table(table)
-        params: Any = dict(rows[0]) if len(rows) == 1 else [dict(row) for row in rows]
-        await self._execute(table, sql.insert(), params)
+        names = sql.c.keys()
+        first = [rows[0][name] for name in names]
 
-    def _select(self, query: Select) -> sa.Select[Any]:
+        def build(bind: Binder) -> sa.Insert:
+            return sa.insert(sql).values(
+                {n: bind(v, sql.c[n].type) for n, v in zip(names, first, strict=True)}
+            )
+
+        statement, params = self._cache.get(("insert", table), first, build)
+        driver = self._live().driver
+        begin, self._begin = self._begin, None
+        try:
+            if len(rows) == 1:
+                await self._dialect.execute(driver, statement.sql, params, begin)
+            else:
+                batch = [statement.params([row[name] for name in names]) for row in rows]
+                await self._dialect.executemany(driver, statement.sql, batch, begin)
+        except Exception as exc:
+            raise self._error(exc, table) from exc
+
+    def _select(
+        self, query: Select, bind: Binder, where: sa.ColumnElement[bool] | None = None
+    ) -> sa.Select[Any]:
         sql = sql_table(query.table)
-        statement = sa.select(sql).where(self._where(query.table, query.where))
+        if where is None:
+            where = self._where(query.table, query.where, bind)
+        statement = sa.select(sql).where(where)
         statement = statement.order_by(
             *compile_orders(query.orders, query.table, sql, self._dialect)
         )
         if query.limit is not None:
-            statement = statement.limit(query.limit)
+            statement = statement.limit(bind(query.limit, sa.Integer()))
         if query.offset:
-            statement = statement.offset(query.offset)
+            statement = statement.offset(bind(query.offset, sa.Integer()))
         return statement
 
+    def _query_shape(self, kind: str, query: Select, values: list[Any]) -> tuple[Hashable, ...]:
+        where = self._shape(query.table, query.where, values)
+        if query.limit is not None:
+            values.append(query.limit)
+        if query.offset:
+            values.append(query.offset)
+        limited = (query.limit is not None, bool(query.offset))
+        return (kind, query.table, where, query.orders, limited)
+
     async def select(self, query: Select) -> list[Row]:
-        result = await self._execute(query.table, self._select(query))
-        return self._rows(sql_table(query.table), result)
+        values: list[Any] = []
+        key = self._query_shape("select", query, values)
+        statement, params = self._cache.get(key, values, lambda bind: self._select(query, bind))
+        records = await self._fetch(query.table, statement, params)
+        return self._backend.reader(query.table).rows(records)
 
     async def count(self, table: Table[Any], where: Condition) -> int:
-        where_sql = self._where(table, where)
-        statement = sa.select(sa.func.count()).select_from(sql_table(table)).where(where_sql)
-        result = await self._execute(table, statement)
-        return int(result.scalar_one())
+        values: list[Any] = []
+        key = ("count", table, self._shape(table, where, values))
+
+        def build(bind: Binder) -> sa.Select[Any]:
+            sql = sql_table(table)
+            return (
+                sa.select(sa.func.count()).select_from(sql).where(self._where(table, where, bind))
+            )
+
+        statement, params = self._cache.get(key, values, build)
+        records = await self._fetch(table, statement, params)
+        return int(records[0][0])
 
     async def select_page(self, query: Select, *, with_count: bool) -> tuple[list[Row], int | None]:
         if not with_count:
             return await self.select(query), None
-        sql = sql_table(query.table)
-        where = self._where(query.table, query.where)
+        values: list[Any] = []
+        key = self._query_shape("page", query, values)
+        statement, params = self._cache.get(key, values, lambda bind: self._counted(query, bind))
+        records = await self._fetch(query.table, statement, params)
+        reader = self._backend.reader(query.table)
+        if records:
+            return reader.rows(records), int(records[0][reader.width])
+        # An empty page carries no count: fetch both again, still in one statement.
+        key = ("page_empty", *key[1:])
+        statement, params = self._cache.get(key, values, lambda bind: self._outer(query, bind))
+        records = await self._fetch(query.table, statement, params)
+        pk = reader.names.index(query.table.primary_key)
+        rows = [reader.row(record) for record in records if record[pk] is not None]
+        return rows, int(records[0][reader.width])
+
+    def _counted(self, query: Select, bind: Binder) -> sa.Select[Any]:
         # The page with the count as an uncorrelated scalar subquery: one statement,
         # one snapshot, and the count evaluated once (SQLite plans it several times
-        # faster than a join). An empty page carries no count: the statement below
-        # fetches both again, still in one statement.
+        # faster than a join).
+        sql = sql_table(query.table)
+        where = self._where(query.table, query.where, bind)
         counted = sa.select(sa.func.count()).select_from(sql).where(where).scalar_subquery()
-        first = self._select(query).add_columns(counted.label(_TOTAL))
-        result = await self._execute(query.table, first)
-        width = len(sql.c)
-        names = sql.c.keys()
-        records = list(result)
-        if records:
-            rows = [dict(zip(names, record[:width], strict=True)) for record in records]
-            return rows, int(records[0][width])
-        return await self._page_with_count(query, sql, where)
+        return self._select(query, bind, where).add_columns(counted.label(_TOTAL))
 
-    async def _page_with_count(
-        self, query: Select, sql: sa.Table, where: sa.ColumnElement[bool]
-    ) -> tuple[list[Row], int]:
-        # The count LEFT JOIN the page: one statement, one snapshot, and a row
-        # carrying the count even when the page is empty.
-        page = self._select(query).subquery("page")
+    def _outer(self, query: Select, bind: Binder) -> sa.Select[Any]:
+        # The count LEFT JOIN the page: a row carrying the count even when the page
+        # is empty (its columns are then null).
+        sql = sql_table(query.table)
+        where = self._where(query.table, query.where, bind)
+        page = self._select(query, bind, where).subquery("page")
         total = (
             sa.select(sa.func.count().label(_TOTAL)).select_from(sql).where(where).subquery("total")
         )
-        statement = (
-            sa.select(total.c[_TOTAL], *page.c)
+        return (
+            sa.select(*page.c, total.c[_TOTAL])
             .select_from(total.outerjoin(page, sa.true()))
             .order_by(*compile_orders(query.orders, query.table, page.c, self._dialect))
         )
-        result = await self._execute(query.table, statement)
-        names = sql.c.keys()
-        pk = names.index(query.table.primary_key)
-        rows: list[Row] = []
-        count = 0
-        for record in result:
-            count = int(record[0])
-            values = record[1:]
-            if values[pk] is not None:
-                rows.append(dict(zip(names, values, strict=True)))
-        return rows, count
 
     async def update(
         self,
@@ -176,54 +224,67 @@ class SQLAlchemySession(BackendSession):
         increment: Sequence[str] = (),
     ) -> int:
         self._writable("update")
-        sql = sql_table(table)
-        assignments: dict[str, Any] = dict(values)
-        for field in increment:
-            assignments[field] = sql.c[field] + 1
-        if not assignments:
+        if not values and not increment:
             return await self.count(table, where)
-        statement = sa.update(sql).where(self._where(table, where)).values(assignments)
-        result = await self._execute(table, statement)
-        return int(result.rowcount)
+        operands = list(values.values())
+        key = (
+            "update",
+            table,
+            tuple(values),
+            tuple(increment),
+            self._shape(table, where, operands),
+        )
+
+        def build(bind: Binder) -> sa.Update:
+            sql = sql_table(table)
+            assignments: dict[str, Any] = {f: bind(v, sql.c[f].type) for f, v in values.items()}
+            for field in increment:
+                assignments[field] = sql.c[field] + sa.literal_column("1")
+            return sa.update(sql).values(assignments).where(self._where(table, where, bind))
+
+        statement, params = self._cache.get(key, operands, build)
+        return await self._execute(table, statement, params)
 
     async def delete(self, table: Table[Any], where: Condition) -> int:
         self._writable("delete")
-        statement = sa.delete(sql_table(table))
         # Everything: no WHERE at all, which SQLite runs as a truncate (~9× faster
         # than the same delete with WHERE 1 = 1 on 20k rows).
-        if not (isinstance(where, Const) and where.value):
-            statement = statement.where(self._where(table, where))
-        result = await self._execute(table, statement)
-        return int(result.rowcount)
+        everything = isinstance(where, Const) and where.value
+        values: list[Any] = []
+        key = ("delete", table, None if everything else self._shape(table, where, values))
+
+        def build(bind: Binder) -> sa.Delete:
+            statement = sa.delete(sql_table(table))
+            if everything:
+                return statement
+            return statement.where(self._where(table, where, bind))
+
+        statement, params = self._cache.get(key, values, build)
+        return await self._execute(table, statement, params)
 
     # -- ending ------------------------------------------------------------------------------
 
     async def commit(self) -> None:
-        connection = self._live()
-        try:
-            await self._dialect.commit(connection)
-        except Exception as exc:
-            raise self._error(exc, None) from exc
-        await self._release(connection)
+        lease = self._live()
+        if self._begin is None and not self.read_only:
+            try:
+                await self._dialect.end(lease.driver, commit=True)
+            except Exception as exc:
+                raise self._error(exc, None) from exc
+        await self._release(lease)
 
     async def rollback(self) -> None:
-        connection = self._connection
-        if connection is None:
+        lease = self._lease
+        if lease is None:
             return
-        try:
-            await self._dialect.rollback(connection)
-        except Exception:
-            # A dead or confused connection must not go back to the pool.
-            with contextlib.suppress(Exception):
-                await connection.invalidate()
-        await self._release(connection)
+        if self._begin is None and not self.read_only and not self._broken:
+            try:
+                await self._dialect.end(lease.driver, commit=False)
+            except Exception:
+                # A dead or confused connection must not be used again.
+                self._broken = True
+        await self._release(lease)
 
-    async def _release(self, connection: AsyncConnection) -> None:
-        self._connection = None
-        try:
-            with contextlib.suppress(Exception):
-                await connection.close()
-        finally:
-            turn, self._turn = self._turn, None
-            if turn is not None:
-                turn.release()
+    async def _release(self, lease: Lease) -> None:
+        self._lease = None
+        await self._backend.release(lease, broken=self._broken)

@@ -7,10 +7,11 @@ another writer got there first. So:
 
 * the file runs in WAL mode (readers never block the writer or each other)
   with a busy timeout;
-* the driver runs in autocommit mode and repokit begins every transaction
-  itself: read-only sessions with ``BEGIN`` (a snapshot from their first
-  read), read-write sessions with ``BEGIN IMMEDIATE`` (the write lock up
-  front, so a read-modify-write never loses its lock);
+* the driver runs in autocommit mode and repokit begins every read-write
+  transaction itself with ``BEGIN IMMEDIATE`` (the write lock before the
+  first statement, so a read-modify-write never loses its lock), in the
+  same hop to aiosqlite's thread as that statement; read-only sessions run
+  each statement on its own (each reads one snapshot);
 * read-write sessions of one process take turns per database file on an
   asyncio lock before they begin, so they queue in the event loop instead of
   spinning on the busy timeout. A writer in another process that holds the
@@ -33,14 +34,14 @@ import os
 import re
 import sqlite3
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
 from repokit.capabilities import Capabilities
@@ -48,7 +49,7 @@ from repokit.conditions import MatchKind
 from repokit.errors import BackendUnavailable, TransactionConflict
 from repokit.types import FieldType, Kind
 from repokit_sqlalchemy import sqlite_driver
-from repokit_sqlalchemy.dialect import DriverError, Failure, SQLDialect
+from repokit_sqlalchemy.dialect import Bind, DriverError, Failure, SQLDialect
 from repokit_sqlalchemy.sqlite_driver import OneHopConnection
 from repokit_sqlalchemy.sqlite_types import sqlite_column_type
 
@@ -184,46 +185,92 @@ class SQLiteDialect(SQLDialect):
             ) from None
         return lock
 
-    async def begin(self, connection: AsyncConnection, *, read_only: bool) -> None:
+    async def lease(self, connection: Any) -> None:
         if not self._owned:
-            # A borrowed engine keeps its own isolation; this connection autocommits until
-            # it goes back to the pool.
+            # A borrowed engine keeps its own isolation; this connection autocommits
+            # until it goes back to the pool, so that repokit's BEGIN is the only one.
             await connection.execution_options(isolation_level="AUTOCOMMIT")
-        await _control(connection, "BEGIN" if read_only else "BEGIN IMMEDIATE")
 
-    async def commit(self, connection: AsyncConnection) -> None:
-        await _control(connection, "COMMIT")
+    def driver(self, connection: Any) -> Any:
+        return (
+            connection if isinstance(connection, OneHopConnection) else OneHopConnection(connection)
+        )
 
-    async def rollback(self, connection: AsyncConnection) -> None:
-        await _control(connection, "ROLLBACK")
+    def begin_statement(self, *, read_only: bool, options: Mapping[str, Any]) -> str | None:
+        # Readers take no snapshot beyond their statement (each is atomic); writers
+        # take the write lock up front, with their first statement.
+        return None if read_only else "BEGIN IMMEDIATE"
+
+    async def fetch(
+        self, driver: Any, sql: str, params: Sequence[Any], begin: str | None
+    ) -> Sequence[Sequence[Any]]:
+        rows, _ = await driver.statement(sql, params, begin=begin)
+        return rows  # type: ignore[no-any-return]
+
+    async def execute(self, driver: Any, sql: str, params: Sequence[Any], begin: str | None) -> int:
+        _, count = await driver.statement(sql, params, begin=begin)
+        return count  # type: ignore[no-any-return]
+
+    async def executemany(
+        self, driver: Any, sql: str, params: list[Sequence[Any]], begin: str | None
+    ) -> None:
+        await driver.statement(sql, params, begin=begin, many=True)
+
+    async def end(self, driver: Any, *, commit: bool) -> None:
+        await (driver.commit() if commit else driver.rollback())
+
+    def in_transaction(self, driver: Any) -> bool:
+        return bool(driver.in_transaction)
+
+    async def run_ddl(self, connection: Any, driver: Any, work: Callable[[Any], None]) -> None:
+        await driver.statement("BEGIN IMMEDIATE", ())
+        try:
+            await connection.run_sync(work)
+        except BaseException:
+            await driver.rollback()
+            raise
+        await driver.commit()
 
     # -- statements --------------------------------------------------------------------------
 
     def in_(
-        self, column: ColumnElement[Any], values: Sequence[Any], ftype: FieldType
+        self, column: ColumnElement[Any], values: Sequence[Any], ftype: FieldType, bind: Bind
     ) -> ColumnElement[bool]:
-        if len(values) < _JSON_EACH_FROM or ftype.kind is Kind.FLOAT:
-            return column.in_(values)
+        if _one_by_one(values, ftype):
+            return column.in_([bind(value, column.type) for value in values])
         # Long lists travel as one JSON array of stored forms: one bound variable
         # instead of one per value (SQLite allows 32766), and one statement text.
-        # Floats stay bound one by one: SQLite's JSON parser may round them differently.
-        process = sqlite_column_type(ftype).bind_processor(_PROCESSING)
-        stored = [process(value) for value in values] if process else list(values)
-        array = sa.bindparam(None, json.dumps(stored, ensure_ascii=False), type_=sa.Text())
+        array = bind(_json_array(values, ftype), sa.Text())
         each: sa.Select[Any] = sa.select(sa.column("value")).select_from(sa.func.json_each(array))
         return column.in_(each)
 
+    def in_shape(self, values: Sequence[Any], ftype: FieldType, out: list[Any]) -> Hashable:
+        if _one_by_one(values, ftype):
+            out.extend(values)
+            return len(values)
+        out.append(_json_array(values, ftype))
+        return "json"
+
     def match(
-        self, column: ColumnElement[Any], kind: MatchKind, pattern: str
+        self, column: ColumnElement[Any], kind: MatchKind, pattern: str, bind: Bind
     ) -> ColumnElement[bool]:
         # LIKE is case-insensitive for ASCII in SQLite: compare substrings instead.
         # length() and substr() count characters, like Python's len().
-        operand = sa.bindparam(None, pattern, type_=sa.Text())
+        operand = bind(pattern, sa.Text())
         if kind is MatchKind.CONTAINS:
             return sa.func.instr(column, operand) > 0
         if kind is MatchKind.STARTSWITH:
-            return sa.func.substr(column, 1, len(pattern)) == operand
-        return sa.func.substr(column, -len(pattern)) == operand
+            start: sa.ColumnElement[Any] = sa.literal_column("1")
+            return sa.func.substr(column, start, bind(len(pattern), sa.Integer())) == operand
+        return sa.func.substr(column, bind(-len(pattern), sa.Integer())) == operand
+
+    def match_shape(self, kind: MatchKind, pattern: str, out: list[Any]) -> Hashable:
+        out.append(pattern)
+        if kind is MatchKind.STARTSWITH:
+            out.append(len(pattern))
+        elif kind is MatchKind.ENDSWITH:
+            out.append(-len(pattern))
+        return kind
 
     # -- errors ------------------------------------------------------------------------------
 
@@ -250,23 +297,15 @@ class SQLiteDialect(SQLDialect):
         return None
 
 
-async def _control(connection: AsyncConnection, statement: str) -> None:
-    """Run a transaction-control statement on aiosqlite directly: one hop to its thread.
+def _one_by_one(values: Sequence[Any], ftype: FieldType) -> bool:
+    # Floats stay bound one by one: SQLite's JSON parser may round them differently.
+    return len(values) < _JSON_EACH_FROM or ftype.kind is Kind.FLOAT
 
-    On a one-hop connection a read-only session's ``BEGIN`` is only noted and
-    runs with its first statement; one that ends before running any ends
-    without a hop. ``BEGIN IMMEDIATE`` still runs up front, so that a busy
-    database fails the session before its work starts.
-    """
-    raw = await connection.get_raw_connection()
-    driver = raw.driver_connection
-    if isinstance(driver, OneHopConnection):
-        if statement == "BEGIN":
-            driver.pending = statement
-        elif driver.take_pending() is None:
-            await driver.control(statement)
-        return
-    await driver.execute(statement)  # type: ignore[union-attr]
+
+def _json_array(values: Sequence[Any], ftype: FieldType) -> str:
+    process = sqlite_column_type(ftype).bind_processor(_PROCESSING)
+    stored = [process(value) for value in values] if process else list(values)
+    return json.dumps(stored, ensure_ascii=False)
 
 
 def _find_sqlite_error(exc: BaseException | None) -> sqlite3.Error | None:

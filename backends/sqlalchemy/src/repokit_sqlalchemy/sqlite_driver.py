@@ -5,10 +5,11 @@ back; SQLAlchemy's adapter makes four per statement (open a cursor, execute,
 fetch, close) and repokit added one for ``BEGIN``, one for ``COMMIT`` and
 one for the pool's reset. A hop costs more than a point read itself.
 
-:class:`OneHopConnection` wraps the aiosqlite connection of an engine repokit
-owns: a statement opens a cursor, executes, fetches every row and closes the
-cursor in a single hop, and a pending transaction-control statement (the
-session's ``BEGIN``) runs in that same hop, before the statement. Nothing
+:class:`OneHopConnection` wraps an aiosqlite connection: a statement opens
+a cursor, executes, fetches every row and closes the cursor in a single hop,
+and :meth:`OneHopConnection.statement` runs a session's ``BEGIN`` in that
+same hop, before its first statement. SQLAlchemy's own statements (schema
+management) go through the DB-API-shaped cursor, one hop each. Nothing
 changes in what SQLite executes or in which order.
 """
 
@@ -26,18 +27,12 @@ class OneHopConnection:
 
     def __init__(self, connection: Any) -> None:
         self._connection = connection
-        #: A statement (``BEGIN …``) to run before the next one, in the same hop.
-        self.pending: str | None = None
         #: Whether SQLite had a transaction open after the last hop (the connection
         #: autocommits, so only statements run through this object change it).
         self.in_transaction = False
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._connection, name)
-
-    def take_pending(self) -> str | None:
-        pending, self.pending = self.pending, None
-        return pending
 
     async def run(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
         """Run *work* on the sqlite3 connection in the worker thread (one hop)."""
@@ -53,31 +48,23 @@ class OneHopConnection:
 
     async def rollback(self) -> None:
         """Roll back, without a hop when no transaction is open (the pool's reset)."""
-        self.pending = None
         if self.in_transaction:
             await self.run(lambda sqlite: sqlite.rollback())
 
     async def commit(self) -> None:
         """Commit, without a hop when no transaction is open."""
-        self.pending = None
         if self.in_transaction:
             await self.run(lambda sqlite: sqlite.commit())
 
     def cursor(self) -> _Cursor:
         return _Cursor(self)
 
-    async def control(self, statement: str) -> None:
-        """Run a transaction-control statement (with any pending one first)."""
-        prefix = self.take_pending()
-
-        def work(sqlite: sqlite3.Connection) -> None:
-            if prefix is not None:
-                sqlite.execute(prefix)
-            if statement == "ROLLBACK" and not sqlite.in_transaction:
-                return  # BEGIN itself failed: there is nothing to roll back
-            sqlite.execute(statement)
-
-        await self.run(work)
+    async def statement(
+        self, sql: str, params: Any, *, begin: str | None = None, many: bool = False
+    ) -> tuple[list[Any], int]:
+        """Run one statement (after *begin*, if given) in one hop; return its rows and rowcount."""
+        rows, _, count, _ = await self.run(_work(begin, sql, params, many))
+        return rows, count
 
 
 class _Cursor:
@@ -99,24 +86,8 @@ class _Cursor:
         return None
 
     async def _run(self, sql: str, params: Any, many: bool) -> _Cursor:
-        prefix = self._owner.take_pending()
-
-        def work(sqlite: sqlite3.Connection) -> tuple[Any, list[Any], int, int | None]:
-            if prefix is not None:
-                sqlite.execute(prefix)
-            cursor = sqlite.cursor()
-            try:
-                if many:
-                    cursor.executemany(sql, params)
-                else:
-                    cursor.execute(sql, () if params is None else params)
-                description = cursor.description
-                rows = cursor.fetchall() if description else []
-                return description, rows, cursor.rowcount, cursor.lastrowid
-            finally:
-                cursor.close()
-
-        self.description, self._rows, self.rowcount, self.lastrowid = await self._owner.run(work)
+        work = _work(None, sql, params, many)
+        self._rows, self.description, self.rowcount, self.lastrowid = await self._owner.run(work)
         return self
 
     async def execute(self, sql: str, params: Any = None) -> _Cursor:
@@ -145,6 +116,32 @@ class _Cursor:
 
     async def close(self) -> None:
         self._rows = []
+
+
+_Result = tuple[list[Any], Any, int, int | None]
+
+
+def _work(
+    prefix: str | None, sql: str, params: Any, many: bool
+) -> Callable[[sqlite3.Connection], _Result]:
+    """One hop's work: *prefix* (a ``BEGIN``), then the statement, all rows, the cursor closed."""
+
+    def work(sqlite: sqlite3.Connection) -> _Result:
+        if prefix is not None:
+            sqlite.execute(prefix)
+        cursor = sqlite.cursor()
+        try:
+            if many:
+                cursor.executemany(sql, params)
+            else:
+                cursor.execute(sql, () if params is None else params)
+            description = cursor.description
+            rows = cursor.fetchall() if description else []
+            return rows, description, cursor.rowcount, cursor.lastrowid
+        finally:
+            cursor.close()
+
+    return work
 
 
 def connect(args: Sequence[Any], kwargs: Mapping[str, Any]) -> Callable[[], Any]:
