@@ -47,6 +47,9 @@ class FairGate:
         gate = self._gates.get(loop)
         if gate is None:
             gate = self._gates[loop] = asyncio.Semaphore(self.capacity)
+        if not gate.locked():
+            await gate.acquire()  # a free slot and nobody waiting: no suspension, no timer
+            return gate.release
         try:
             async with asyncio.timeout(self.timeout):
                 await gate.acquire()

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from repokit.backend import BackendSession, Select
+from repokit.backend import BackendSession, Select, Window
 from repokit.conditions import Condition, Const
 from repokit.errors import BackendUnavailable, RepositoryError, UnsupportedOperation
 from repokit.tables import Row, Table
@@ -35,6 +35,12 @@ if TYPE_CHECKING:
 __all__ = ["SQLAlchemySession"]
 
 _TOTAL = "repokit_total"
+
+
+def _offset(query: Select) -> bool:
+    # Bound whenever there is a limit, even at 0: SQLite's compiler adds an OFFSET
+    # parameter of its own to every LIMIT, which would make the statement uncacheable.
+    return query.limit is not None or query.offset > 0
 
 
 class SQLAlchemySession(BackendSession):
@@ -139,15 +145,18 @@ class SQLAlchemySession(BackendSession):
         )
         if query.limit is not None:
             statement = statement.limit(bind(query.limit, sa.Integer()))
-        if query.offset:
+        if _offset(query):
             statement = statement.offset(bind(query.offset, sa.Integer()))
         return statement
 
-    def _query_shape(self, kind: str, query: Select, values: list[Any]) -> tuple[Hashable, ...]:
-        where = self._shape(query.table, query.where, values)
+    def _query_shape(
+        self, kind: str, query: Select, values: list[Any], where: Hashable = None
+    ) -> tuple[Hashable, ...]:
+        if where is None:
+            where = self._shape(query.table, query.where, values)
         if query.limit is not None:
             values.append(query.limit)
-        if query.offset:
+        if _offset(query):
             values.append(query.offset)
         limited = (query.limit is not None, bool(query.offset))
         return (kind, query.table, where, query.orders, limited)
@@ -176,43 +185,82 @@ class SQLAlchemySession(BackendSession):
     async def select_page(self, query: Select, *, with_count: bool) -> tuple[list[Row], int | None]:
         if not with_count:
             return await self.select(query), None
+        window = await self._window(query, query.where, None)
+        return window.rows, window.total
+
+    async def select_window(
+        self, query: Select, *, count: Condition | None, probe: Condition | None
+    ) -> Window:
+        if count is None and probe is None:
+            return Window(await self.select(query))
+        return await self._window(query, count, probe)
+
+    async def _window(
+        self, query: Select, count: Condition | None, probe: Condition | None
+    ) -> Window:
+        # The page with the count and the probe as uncorrelated scalar subqueries:
+        # one statement, one snapshot, each subquery evaluated once (SQLite plans a
+        # scalar count several times faster than a join).
+        table = query.table
         values: list[Any] = []
-        key = self._query_shape("page", query, values)
-        statement, params = self._cache.get(key, values, lambda bind: self._counted(query, bind))
-        records = await self._fetch(query.table, statement, params)
-        reader = self._backend.reader(query.table)
-        if records:
-            return reader.rows(records), int(records[0][reader.width])
-        # An empty page carries no count: fetch both again, still in one statement.
-        key = ("page_empty", *key[1:])
-        statement, params = self._cache.get(key, values, lambda bind: self._outer(query, bind))
-        records = await self._fetch(query.table, statement, params)
-        pk = reader.names.index(query.table.primary_key)
-        rows = [reader.row(record) for record in records if record[pk] is not None]
-        return rows, int(records[0][reader.width])
-
-    def _counted(self, query: Select, bind: Binder) -> sa.Select[Any]:
-        # The page with the count as an uncorrelated scalar subquery: one statement,
-        # one snapshot, and the count evaluated once (SQLite plans it several times
-        # faster than a join).
-        sql = sql_table(query.table)
-        where = self._where(query.table, query.where, bind)
-        counted = sa.select(sa.func.count()).select_from(sql).where(where).scalar_subquery()
-        return self._select(query, bind, where).add_columns(counted.label(_TOTAL))
-
-    def _outer(self, query: Select, bind: Binder) -> sa.Select[Any]:
-        # The count LEFT JOIN the page: a row carrying the count even when the page
-        # is empty (its columns are then null).
-        sql = sql_table(query.table)
-        where = self._where(query.table, query.where, bind)
-        page = self._select(query, bind, where).subquery("page")
-        total = (
-            sa.select(sa.func.count().label(_TOTAL)).select_from(sql).where(where).subquery("total")
+        where = self._shape(table, query.where, values)
+        counted = None if count is None else self._shape(table, count, values)
+        probed = None if probe is None else self._shape(table, probe, values)
+        key = self._query_shape("window", query, values, (where, counted, probed))
+        statement, params = self._cache.get(
+            key, values, lambda bind: self._windowed(query, count, probe, bind)
         )
+        records = await self._fetch(table, statement, params)
+        reader = self._backend.reader(table)
+        if not records:
+            # An empty page carries no count: fetch both again, still in one statement.
+            statement, params = self._cache.get(
+                ("window_empty", *key[1:]),
+                values,
+                lambda bind: self._windowed(query, count, probe, bind, outer=True),
+            )
+            records = await self._fetch(table, statement, params)
+            pk = reader.names.index(table.primary_key)
+            rows = [reader.row(record) for record in records if record[pk] is not None]
+        else:
+            rows = reader.rows(records)
+        extra = records[0][reader.width :]
+        total = None if count is None else int(extra[0])
+        found = False if probe is None else bool(extra[-1])
+        return Window(rows, total, found)
+
+    def _windowed(
+        self,
+        query: Select,
+        count: Condition | None,
+        probe: Condition | None,
+        bind: Binder,
+        *,
+        outer: bool = False,
+    ) -> sa.Select[Any]:
+        # Bound in the order _window collected: page filter, count, probe, limit, offset.
+        table = query.table
+        sql = sql_table(table)
+        where = self._where(table, query.where, bind)
+        extras: list[sa.ColumnElement[Any]] = []
+        if count is not None:
+            condition = self._where(table, count, bind)
+            total = sa.select(sa.func.count()).select_from(sql).where(condition)
+            extras.append(total.scalar_subquery().label(_TOTAL))
+        if probe is not None:
+            condition = self._where(table, probe, bind)
+            extras.append(sa.select(sql.c[table.primary_key]).where(condition).exists())
+        page = self._select(query, bind, where)
+        if not outer:
+            return page.add_columns(*extras)
+        # The page LEFT JOIN'd to a single row: that row carries the extras even
+        # when the page is empty (its columns are then null).
+        inner = page.subquery("page")
+        one = sa.select(sa.literal_column("1").label("one")).subquery("one")
         return (
-            sa.select(*page.c, total.c[_TOTAL])
-            .select_from(total.outerjoin(page, sa.true()))
-            .order_by(*compile_orders(query.orders, query.table, page.c, self._dialect))
+            sa.select(*inner.c, *extras)
+            .select_from(one.outerjoin(inner, sa.true()))
+            .order_by(*compile_orders(query.orders, table, inner.c, self._dialect))
         )
 
     async def update(

@@ -256,9 +256,10 @@ class SQLiteDialect(SQLDialect):
     ) -> ColumnElement[bool]:
         # LIKE is case-insensitive for ASCII in SQLite: compare substrings instead.
         # length() and substr() count characters, like Python's len().
+        # Constants are literal: a statement's only parameters are its operands.
         operand = bind(pattern, sa.Text())
         if kind is MatchKind.CONTAINS:
-            return sa.func.instr(column, operand) > 0
+            return sa.func.instr(column, operand) > sa.literal_column("0")
         if kind is MatchKind.STARTSWITH:
             start: sa.ColumnElement[Any] = sa.literal_column("1")
             return sa.func.substr(column, start, bind(len(pattern), sa.Integer())) == operand
