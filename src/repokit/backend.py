@@ -23,7 +23,7 @@ from repokit.capabilities import Capabilities
 from repokit.conditions import Condition, Order
 from repokit.tables import Row, Table
 
-__all__ = ["Backend", "BackendSession", "Select"]
+__all__ = ["Backend", "BackendSession", "Select", "Window"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,21 @@ class Select:
     orders: tuple[Order, ...] = ()
     limit: int | None = None
     offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """What :meth:`BackendSession.select_window` read: a page and what surrounds it.
+
+    Attributes:
+        rows: the page.
+        total: the number of rows matching the ``count`` condition, if one was given.
+        probed: whether any row matches the ``probe`` condition (``False`` without one).
+    """
+
+    rows: list[Row]
+    total: int | None = None
+    probed: bool = False
 
 
 class BackendSession(ABC):
@@ -74,6 +89,23 @@ class BackendSession(ABC):
         rows = await self.select(query)
         total = await self.count(query.table, query.where) if with_count else None
         return rows, total
+
+    async def select_window(
+        self, query: Select, *, count: Condition | None, probe: Condition | None
+    ) -> Window:
+        """A page, the count of rows matching *count*, and whether any row matches *probe*.
+
+        A keyset page needs all three: the page beyond the cursor, the total of
+        the whole filtered set, and whether anything lies before the cursor.
+        All come from the same transaction; backends may override this to read
+        them in one statement (one snapshot, one round trip).
+        """
+        rows = await self.select(query)
+        total = None if count is None else await self.count(query.table, count)
+        probed = False
+        if probe is not None:
+            probed = bool(await self.select(Select(query.table, probe, limit=1)))
+        return Window(rows, total, probed)
 
     @abstractmethod
     async def update(

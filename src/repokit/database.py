@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from repokit.backend import Backend, BackendSession, Select
+from repokit.backend import Backend, BackendSession, Select, Window
 from repokit.capabilities import Capabilities
 from repokit.conditions import Condition
 from repokit.cursors import DEFAULT_KEY, CursorCodec
@@ -96,6 +96,13 @@ class Session:
 
     async def select_page(self, query: Select, *, with_count: bool) -> tuple[list[Row], int | None]:
         return await self.run(lambda backend: backend.select_page(query, with_count=with_count))
+
+    async def select_window(
+        self, query: Select, *, count: Condition | None, probe: Condition | None
+    ) -> Window:
+        return await self.run(
+            lambda backend: backend.select_window(query, count=count, probe=probe)
+        )
 
     async def count(self, table: Table[Any], where: Condition) -> int:
         return await self.run(lambda backend: backend.count(table, where))

@@ -191,14 +191,16 @@ class BatchQuerier(Utility[T]):
             values = session.database.cursors.decode(cursor, self.table, orders, bound_to)
             boundary = keyset_after(walk, values)
         page_where = where if boundary is None else and_(where, boundary)
+        # Entities on the far side of the cursor (the cursor's own entity included).
+        behind = None if boundary is None else and_(where, not_(boundary))
         query = Select(self.table, page_where, walk, size + 1)
-        rows, _ = await session.select_page(query, with_count=False)
-        total = await session.count(self.table, where) if with_count else None
+        window = await session.select_window(
+            query, count=where if with_count else None, probe=behind
+        )
+        rows = window.rows
         more = len(rows) > size
         rows = rows[:size]
-        # Entities on the far side of the cursor (the cursor's own entity included).
-        behind = boundary is not None and await self._exists(session, and_(where, not_(boundary)))
         if backward:
             rows.reverse()
-            return rows, total, behind, more
-        return rows, total, more, behind
+            return rows, window.total, window.probed, more
+        return rows, window.total, more, window.probed
