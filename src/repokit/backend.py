@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 from repokit.capabilities import Capabilities
-from repokit.conditions import Condition, Order
+from repokit.conditions import Condition, Order, and_
 from repokit.tables import Row, Table
 
 __all__ = ["Backend", "BackendSession", "Select", "Window"]
@@ -121,6 +121,28 @@ class BackendSession(ABC):
         Returns the number of matched rows. Raises ``EntityAlreadyExists`` on
         a unique key collision.
         """
+
+    async def update_one(
+        self,
+        table: Table[Any],
+        where: Condition,
+        values: Mapping[str, Any],
+        *,
+        increment: Sequence[str] = (),
+    ) -> Row | None:
+        """Update the one row *where* selects (it names a primary key); return it as stored.
+
+        Returns ``None`` when no row matches. Backends may override this to
+        write and read back in one statement (``UPDATE … RETURNING``).
+        """
+        found = await self.select(Select(table, where, limit=1))
+        if not found:
+            return None
+        row = found[0]
+        pk = table.c[table.primary_key].eq(row[table.primary_key])
+        if await self.update(table, and_(where, pk), values, increment=increment) == 0:
+            return None
+        return {**row, **values, **{field: row[field] + 1 for field in increment}}
 
     @abstractmethod
     async def delete(self, table: Table[Any], where: Condition) -> int:

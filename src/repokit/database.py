@@ -119,6 +119,18 @@ class Session:
             lambda backend: backend.update(table, where, values, increment=increment)
         )
 
+    async def update_one(
+        self,
+        table: Table[Any],
+        where: Condition,
+        values: Mapping[str, Any],
+        *,
+        increment: Sequence[str] = (),
+    ) -> Row | None:
+        return await self.run(
+            lambda backend: backend.update_one(table, where, values, increment=increment)
+        )
+
     async def delete(self, table: Table[Any], where: Condition) -> int:
         return await self.run(lambda backend: backend.delete(table, where))
 

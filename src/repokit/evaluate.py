@@ -3,7 +3,9 @@
 This is the executable form of CONTRACT §3–5 over storage-normal rows: the
 in-memory backend answers every query with it, and core uses it to check a
 scope against the values about to be written (CONTRACT §6). It is written to
-be obviously correct, not fast.
+be obviously correct, not fast. :func:`predicate` compiles a condition into
+the same test for checking many rows (a batch against its scope); the unit
+tests hold the two to the same answers.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ from repokit.conditions import (
     or_,
 )
 
-__all__ = ["evaluate", "sort_rows", "substitute"]
+__all__ = ["evaluate", "predicate", "sort_rows", "substitute"]
+
+Predicate = Callable[[Mapping[str, Any]], bool]
 
 _COMPARE: dict[Op, Callable[[Any, Any], bool]] = {
     Op.LT: operator.lt,
@@ -73,6 +77,48 @@ def evaluate(condition: Condition, row: Mapping[str, Any]) -> bool:
     if isinstance(condition, Not):
         return not evaluate(condition.item, row)
     raise TypeError(f"unknown condition node {condition!r}")
+
+
+def predicate(condition: Condition) -> Predicate:
+    """:func:`evaluate` of *condition* as a function of the row, dispatched once.
+
+    Each node becomes a closure computing exactly what :func:`evaluate` computes
+    for it, so a condition tested against many rows is not re-inspected per row.
+    """
+    if isinstance(condition, Const):
+        const = condition.value
+        return lambda row: const
+    if isinstance(condition, Compare):
+        return _compare_predicate(condition)
+    if isinstance(condition, In):
+        field, values = condition.field, condition.values
+        return lambda row: (value := row.get(field)) is not None and value in values
+    if isinstance(condition, IsNull):
+        field = condition.field
+        return lambda row: row.get(field) is None
+    if isinstance(condition, Match):
+        field, pattern, match = condition.field, condition.pattern, _MATCH[condition.kind]
+        return lambda row: (value := row.get(field)) is not None and match(value, pattern)
+    if isinstance(condition, And):
+        parts = tuple(map(predicate, condition.items))
+        return lambda row: all(part(row) for part in parts)
+    if isinstance(condition, Or):
+        parts = tuple(map(predicate, condition.items))
+        return lambda row: any(part(row) for part in parts)
+    if isinstance(condition, Not):
+        inner = predicate(condition.item)
+        return lambda row: not inner(row)
+    raise TypeError(f"unknown condition node {condition!r}")
+
+
+def _compare_predicate(condition: Compare) -> Predicate:
+    field, operand = condition.field, condition.value
+    if condition.op is Op.EQ:
+        return lambda row: (value := row.get(field)) is not None and bool(value == operand)
+    if condition.op is Op.NE:
+        return lambda row: (value := row.get(field)) is None or bool(value != operand)
+    compare = _COMPARE[condition.op]
+    return lambda row: (value := row.get(field)) is not None and compare(value, operand)
 
 
 def substitute(condition: Condition, known: Mapping[str, Any]) -> Condition:

@@ -15,7 +15,10 @@ every ignore-case field, so backends store and index it like any other field.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import hashlib
+import inspect
+import operator
 import re
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -47,6 +50,8 @@ __all__ = [
 
 T = TypeVar("T")
 Row = dict[str, Any]
+#: How one declared field is written: (name, converter, nullable, casefolded shadow or None).
+_Writer = tuple[str, Callable[[Any], Any], bool, str | None]
 
 #: Suffix of the casefolded shadow of an ignore-case field.
 SHADOW_SUFFIX = "__casefold"
@@ -235,8 +240,16 @@ class Table(Generic[T]):
         self.indexed_text: tuple[str, ...] = tuple(
             n for n, f in fields.items() if n in keyed and f.type.kind is Kind.STR
         )
-        self._decoders = self._make_decoders()
         self._converters = {n: converter(f.type) for n, f in fields.items()}
+        # Compiled once so that writing and reading a row does no per-field lookups.
+        self._writers: dict[str, _Writer] = {
+            n: (n, self._converters[n], declared[n].nullable, self.shadows.get(n))
+            for n in self.declared
+        }
+        self._write_plan = tuple(self._writers.values())
+        self._decoders = self._make_decoders()
+        self._field_values = _item_reader(self.declared)
+        self._positional = _takes_fields_positionally(entity, self.declared)
 
     # -- definition checks ------------------------------------------------------------------
 
@@ -382,13 +395,32 @@ class Table(Generic[T]):
         """Validate and normalise a partial set of declared values, adding shadows."""
         row: Row = {}
         for field, value in values.items():
-            if field not in self.declared:
+            writer = self._writers.get(field)
+            if writer is None:
                 raise InvalidQuery(f"{self.entity_name} has no field {field!r}")
-            row[field] = normal = self.normalize(field, value)
-            shadow = self.shadows.get(field)
-            if shadow is not None:
-                row[shadow] = None if normal is None else normal.casefold()
+            self._put(row, writer, value)
         return row
+
+    def _put(self, row: Row, writer: _Writer, value: Any) -> None:
+        """Add one declared field's normal value, then its shadow, to *row*.
+
+        The rules are the converter's (:func:`repokit.values.converter`); this
+        adds the null check and the casefolded shadow. :meth:`to_row` repeats
+        these lines inline: a call per field would add a fifth to its time.
+        """
+        field, convert, nullable, shadow = writer
+        if value is None:
+            if not nullable:
+                raise InvalidValue(self.entity_name, field, value, "the field is not nullable")
+            normal = None
+        else:
+            try:
+                normal = convert(value)
+            except Rejected as exc:
+                raise InvalidValue(self.entity_name, field, value, str(exc)) from None
+        row[field] = normal
+        if shadow is not None:
+            row[shadow] = None if normal is None else normal.casefold()
 
     def to_row(self, entity: T) -> Row:
         """Validate an entity and return its storage-normal row (shadows included)."""
@@ -399,22 +431,56 @@ class Table(Generic[T]):
                 entity,
                 f"expected a {self.entity_name}, got {type(entity).__name__}",
             )
-        return self.normalize_values({f: getattr(entity, f) for f in self.declared})
+        row: Row = {}
+        for field, convert, nullable, shadow in self._write_plan:
+            value = getattr(entity, field)
+            # The body of _put, inlined (see there).
+            if value is None:
+                if not nullable:
+                    raise InvalidValue(self.entity_name, field, value, "the field is not nullable")
+                normal = None
+            else:
+                try:
+                    normal = convert(value)
+                except Rejected as exc:
+                    raise InvalidValue(self.entity_name, field, value, str(exc)) from None
+            row[field] = normal
+            if shadow is not None:
+                row[shadow] = None if normal is None else normal.casefold()
+        return row
 
     def from_row(self, row: Mapping[str, Any]) -> T:
         """Build an entity from a storage-normal row."""
-        kwargs = {}
-        for field, decode in self._decoders:
-            value = row.get(field)
-            kwargs[field] = value if decode is None or value is None else decode(value)
-        return self.entity(**kwargs)
+        values = self._stored_values(row)
+        if self._decoders is not None:
+            values = [
+                value if value is None or decode is None else decode(value)
+                for value, decode in zip(values, self._decoders, strict=True)
+            ]
+        if self._positional:
+            return self.entity(*values)
+        return self.entity(**dict(zip(self.declared, values, strict=True)))
 
-    def _make_decoders(self) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
-        decoders: list[tuple[str, Callable[[Any], Any] | None]] = []
-        for field in self.declared:
-            ftype = self.fields[field].type
-            decoders.append((field, ftype.enum if ftype.kind is Kind.ENUM else None))
-        return tuple(decoders)
+    def _stored_values(self, row: Mapping[str, Any]) -> Iterable[Any]:
+        """The declared fields' values in *row*, in order; a missing field is ``None``."""
+        if type(row) is dict:  # not a subclass: a defaultdict's [] differs from its get()
+            try:
+                return self._field_values(row)  # one C call for the usual full row
+            except KeyError:
+                pass
+        return map(row.get, self.declared)
+
+    def _make_decoders(self) -> tuple[Callable[[Any], Any] | None, ...] | None:
+        """What turns each declared field's stored value back into the entity's.
+
+        ``None`` when no field needs it, so that :meth:`from_row` passes the row's
+        values straight to the entity.
+        """
+        decoders = tuple(
+            _enum_decoder(ftype.enum) if ftype.kind is Kind.ENUM and ftype.enum else None
+            for ftype in (self.fields[field].type for field in self.declared)
+        )
+        return None if all(decode is None for decode in decoders) else decoders
 
     def check_condition(self, condition: Condition) -> Condition:
         """Check that a condition only reads this table's fields (raises InvalidQuery)."""
@@ -425,3 +491,52 @@ class Table(Generic[T]):
 
     def __repr__(self) -> str:
         return f"Table({self.entity_name}, {self.name!r})"
+
+
+def _enum_decoder(enum_cls: type[enum.Enum]) -> Callable[[Any], Any]:
+    """``enum_cls(value)`` for a stored value, by the lookup that call starts with.
+
+    ``Enum.__call__`` spends most of its time before it reaches
+    ``_value2member_map_``; anything that map lacks (or a metaclass that
+    changes the call) still goes through the call.
+    """
+    if type(enum_cls).__call__ is not enum.EnumMeta.__call__:
+        return enum_cls
+    members: Mapping[Any, Any] = enum_cls._value2member_map_
+
+    def decode(value: Any) -> Any:
+        try:
+            return members[value]
+        except (KeyError, TypeError):
+            return enum_cls(value)
+
+    return decode
+
+
+def _item_reader(fields: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """``row[field]`` for every field, as a tuple, in one call (``itemgetter`` in C)."""
+    if len(fields) == 1:
+        (field,) = fields
+        return lambda row: (row[field],)
+    return operator.itemgetter(*fields)
+
+
+def _takes_fields_positionally(entity: type[Any], fields: Sequence[str]) -> bool:
+    """Whether ``entity(*values)`` binds exactly like ``entity(**dict(zip(fields, values)))``.
+
+    True for the ``__init__`` a dataclass generates (without keyword-only fields);
+    a positional call skips building a dict of keyword arguments for every row
+    read. Anything unusual (a custom ``__new__`` or metaclass ``__call__``, a
+    wrapped or differently named ``__init__``) keeps the keyword call.
+    """
+    new: object = entity.__new__
+    if type(entity).__call__ is not type.__call__ or new is not object.__new__:
+        return False
+    try:
+        signature = inspect.signature(entity.__init__, follow_wrapped=False)
+    except (TypeError, ValueError):
+        return False
+    params = list(signature.parameters.values())[1:]  # after self
+    return [p.name for p in params] == list(fields) and all(
+        p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params
+    )

@@ -19,7 +19,8 @@ from repokit.conditions import (
     not_,
     or_,
 )
-from repokit.evaluate import evaluate, sort_rows, substitute
+from repokit.evaluate import evaluate, predicate, sort_rows, substitute
+from repokit.testing import strategies
 from repokit.testing.schema import items
 
 c = items.c
@@ -195,6 +196,37 @@ def test_not_in_is_the_exact_complement_of_in(values: list[Any], score: Any) -> 
 @given(st.lists(st.none() | st.integers(-3, 3), max_size=4), scores)
 def test_in_agrees_with_python_membership(values: list[Any], score: Any) -> None:
     assert evaluate(c.score.in_(values), {"score": score}) is (score in values)
+
+
+# -- predicate: evaluate compiled once -----------------------------------------------------------
+
+
+@given(conditions, rows)
+def test_predicate_answers_as_evaluate(p: Condition, data: list[dict[str, Any]]) -> None:
+    test = predicate(p)
+    assert [test(row) for row in data] == [evaluate(p, row) for row in data]
+
+
+@given(st.data())
+def test_predicate_answers_as_evaluate_on_stored_rows(data: st.DataObject) -> None:
+    pool = data.draw(strategies.item_lists("t", max_size=6))
+    condition = data.draw(strategies.conditions(pool))
+    rows = [items.to_row(entity) for entity in pool]
+    test = predicate(condition)
+    assert [test(row) for row in rows] == [evaluate(condition, row) for row in rows]
+
+
+@pytest.mark.parametrize("condition", [TRUE, FALSE, c.score == 1, c.code.contains("a")])
+def test_predicate_returns_a_bool(condition: Condition) -> None:
+    assert type(predicate(condition)({"score": 1, "code": "a"})) is bool
+
+
+def test_predicate_of_an_unknown_node_is_a_type_error() -> None:
+    class Strange(Condition):
+        __slots__ = ()
+
+    with pytest.raises(TypeError, match="unknown condition node"):
+        predicate(Strange())
 
 
 # -- substitute ---------------------------------------------------------------------------------

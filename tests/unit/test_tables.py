@@ -3,9 +3,11 @@
 import copy
 import enum
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -547,3 +549,100 @@ def test_row_round_trip_is_stable(**values: Any) -> None:
     except InvalidValue:
         return
     assert items.to_row(items.from_row(row)) == row
+
+
+# -- entity construction: every kind of dataclass __init__ gets the row's values by name ---------
+
+
+@dataclass(frozen=True, slots=True)
+class Single:
+    id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeywordOnly:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True, init=False)
+class OwnInit:
+    id: int
+    name: str
+
+    def __init__(self, name: str, id: int) -> None:  # the other order
+        object.__setattr__(self, "id", id)
+        object.__setattr__(self, "name", name)
+
+
+@dataclass(frozen=True)
+class OwnNew:
+    id: int
+    name: str
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "OwnNew":
+        assert not args, "built by keyword"
+        return super().__new__(cls)
+
+
+@pytest.mark.parametrize("entity", [KeywordOnly, OwnInit, OwnNew])
+def test_from_row_builds_an_entity_whose_init_is_not_the_generated_one(entity: type[Any]) -> None:
+    table = Table(entity, "things", primary_key="id")
+    built = table.from_row({"id": 1, "name": "n"})
+    assert (type(built), built.id, built.name) == (entity, 1, "n")
+
+
+def test_from_row_of_a_single_field_entity() -> None:
+    table = Table(Single, "singles", primary_key="id")
+    assert table.from_row(table.to_row(Single(7))) == Single(7)
+    assert table.from_row({}) == Single(None)  # type: ignore[arg-type]
+
+
+def test_from_row_reads_a_missing_field_of_a_dict_subclass_as_none() -> None:
+    row: defaultdict[str, Any] = defaultdict(lambda: "default", {"id": 1, "name": "n"})
+    assert doc_table().from_row(row).title is None
+
+
+def test_from_row_accepts_any_mapping() -> None:
+    row = MappingProxyType(doc_table().to_row(Doc(1, "n")))
+    assert doc_table().from_row(row) == Doc(1, "n")
+
+
+def test_from_row_decodes_enums_of_a_row_with_missing_fields() -> None:
+    entity = doc_table().from_row({"id": 1, "name": "n", "phase": "gone"})
+    assert (entity.phase, entity.title) == (Phase.GONE, None)
+
+
+def test_from_row_refuses_an_unknown_stored_enum_value_as_the_enum_does() -> None:
+    with pytest.raises(ValueError, match="'nope' is not a valid Phase"):
+        doc_table().from_row({"id": 1, "name": "n", "phase": "nope"})
+
+
+def test_from_row_decodes_through_an_enums_missing_hook() -> None:
+    class Tone(enum.Enum):
+        LOW = "low"
+
+        @classmethod
+        def _missing_(cls, value: object) -> "Tone | None":
+            return cls.LOW if value == "LOW" else None
+
+    @dataclass(frozen=True)
+    class Sound:
+        id: int
+        tone: Tone
+
+    table = Table(Sound, "sounds", primary_key="id")
+    assert table.from_row({"id": 1, "tone": "LOW"}).tone is Tone.LOW
+
+
+def test_to_row_names_the_first_invalid_field_in_declaration_order() -> None:
+    with pytest.raises(InvalidValue) as info:
+        doc_table().to_row(Doc(1, None, rev=None))  # type: ignore[arg-type]
+    assert (info.value.field, info.value.reason) == ("name", "the field is not nullable")
+
+
+def test_normalize_values_checks_values_in_the_order_given() -> None:
+    with pytest.raises(InvalidValue, match=r"Doc\.rev: "):
+        doc_table().normalize_values({"rev": "x", "nope": 1})
+    with pytest.raises(InvalidQuery):
+        doc_table().normalize_values({"nope": 1, "rev": "x"})

@@ -421,3 +421,120 @@ def test_a_normalised_datetime_is_utc_on_the_millisecond_and_never_later(value: 
 @given(st.floats(allow_nan=False, allow_infinity=False))
 def test_a_normalised_float_equals_the_input(value: float) -> None:
     assert norm(FLOAT, value) == value
+
+
+# -- values already in normal form (the fast paths agree with the rules) ------------------------
+
+
+class Name(str):
+    pass
+
+
+class Moment(datetime):
+    pass
+
+
+class Ratio(float):
+    pass
+
+
+def test_an_ascii_str_with_nul_is_refused() -> None:
+    assert "NUL" in rejected(STR, "ab\x00c").reason
+
+
+def test_a_non_ascii_str_is_kept() -> None:
+    assert norm(SHORT, "é😀ß") == "é😀ß"
+
+
+def test_a_non_ascii_str_with_a_lone_surrogate_is_refused() -> None:
+    assert "surrogate" in rejected(STR, "é\udc80").reason
+
+
+def test_a_str_longer_than_max_length_is_refused_for_its_length_first() -> None:
+    assert "longer than 3" in rejected(SHORT, "ab\x00c").reason
+
+
+def test_a_str_subclass_is_stored_as_a_plain_str() -> None:
+    for ftype in (STR, SHORT):
+        value = norm(ftype, Name("abc"))
+        assert (type(value), value) == (str, "abc")
+
+
+def test_a_str_subclass_with_nul_is_refused() -> None:
+    assert "NUL" in rejected(STR, Name("a\x00")).reason
+
+
+def _text_reason(text: str) -> str | None:
+    if "\x00" in text:
+        return "NUL"
+    if any(0xD800 <= ord(char) <= 0xDFFF for char in text):
+        return "surrogate"
+    return None
+
+
+@given(
+    st.lists(st.integers(0, 0x10FFFF).map(chr) | st.sampled_from("\x00a\ud800\udfff"), max_size=6)
+)
+def test_text_is_refused_exactly_for_nul_or_a_lone_surrogate(chars: list[str]) -> None:
+    text = "".join(chars)
+    reason = _text_reason(text)
+    for ftype in (STR, JSON):
+        value = [text] if ftype is JSON else text
+        if reason is None:
+            assert norm(ftype, value) == value
+        else:
+            assert reason in rejected(ftype, value).reason
+
+
+def test_a_utc_datetime_on_the_millisecond_is_kept() -> None:
+    value = datetime(2024, 1, 1, 12, 0, 0, 123_000, tzinfo=UTC)
+    normal = norm(DATETIME, value)
+    assert (normal, normal.tzinfo) == (value, UTC)
+
+
+def test_a_utc_datetime_with_microseconds_is_floored() -> None:
+    normal = norm(DATETIME, datetime(2024, 1, 1, 12, 0, 0, 123_456, tzinfo=UTC))
+    assert (normal.microsecond, normal.tzinfo) == (123_000, UTC)
+
+
+def test_another_zero_offset_zone_becomes_utc() -> None:
+    value = datetime(2024, 1, 1, 12, tzinfo=timezone(timedelta(0), "Z"))
+    normal = norm(DATETIME, value)
+    assert (normal, normal.tzinfo) == (value, UTC)
+
+
+def test_a_datetime_with_an_offset_on_the_millisecond_becomes_utc() -> None:
+    value = datetime(2024, 1, 1, 12, 0, 0, 5_000, tzinfo=timezone(timedelta(hours=-3)))
+    normal = norm(DATETIME, value)
+    assert (normal, normal.tzinfo, normal.hour) == (value, UTC, 15)
+
+
+def test_a_datetime_subclass_in_utc_is_floored() -> None:
+    normal = norm(DATETIME, Moment(2024, 1, 1, 0, 0, 0, 1_999, tzinfo=UTC))
+    assert (normal, normal.tzinfo) == (datetime(2024, 1, 1, 0, 0, 0, 1_000, tzinfo=UTC), UTC)
+
+
+def test_floor_datetime_keeps_a_normal_datetime() -> None:
+    value = datetime(2024, 1, 1, 0, 0, 0, 1_000, tzinfo=UTC)
+    assert floor_datetime(value) == value
+
+
+def test_a_float_subclass_is_stored_as_a_plain_float() -> None:
+    value = norm(FLOAT, Ratio(1.5))
+    assert (type(value), value) == (float, 1.5)
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
+def test_non_finite_float_subclasses_are_refused(value: float) -> None:
+    rejected(FLOAT, Ratio(value))
+
+
+def test_an_enum_that_redefines_value_is_stored_as_that_value() -> None:
+    class Code(enum.Enum):
+        A = "a"
+
+        @property
+        def value(self) -> str:
+            return "code-" + str(self._value_)
+
+    assert norm(FieldType(Kind.ENUM, enum=Code), Code.A) == "code-a"

@@ -7,7 +7,7 @@ from typing import TypeVar
 
 from repokit.database import Session
 from repokit.errors import ScopeViolation
-from repokit.evaluate import evaluate
+from repokit.evaluate import predicate
 from repokit.scope import ScopeArg
 from repokit.tables import Row
 from repokit.utilities.base import Utility
@@ -23,11 +23,13 @@ class Creator(Utility[T]):
     __slots__ = ()
 
     def _rows(self, entities: Iterable[T], scope: ScopeArg) -> list[Row]:
-        rows = [self.table.to_row(entity) for entity in entities]
+        to_row = self.table.to_row
+        rows = [to_row(entity) for entity in entities]
         condition = self.scope(scope)
         if condition is not None:
+            within = predicate(condition)
             for row in rows:
-                if not evaluate(condition, row):
+                if not within(row):
                     raise ScopeViolation(self.table.entity_name, row[self.table.primary_key])
         return rows
 
@@ -59,4 +61,5 @@ class Creator(Utility[T]):
         self.check_indexed_text(session, rows)
         if rows:
             await session.insert(self.table, rows)
-        return [self.table.from_row(row) for row in rows]
+        from_row = self.table.from_row
+        return [from_row(row) for row in rows]

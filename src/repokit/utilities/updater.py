@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from repokit.backend import Select
-from repokit.conditions import Condition, and_, not_
+from repokit.conditions import Compare, Condition, IsNull, Op, and_, not_, or_
 from repokit.database import Session
 from repokit.errors import (
     ConcurrentModification,
@@ -19,6 +19,7 @@ from repokit.evaluate import evaluate, substitute
 from repokit.scope import ScopeArg
 from repokit.states import UpdaterSpec
 from repokit.tables import Row
+from repokit.types import Kind
 from repokit.utilities.base import Utility
 
 __all__ = ["BatchUpdater", "Updater", "spec_values"]
@@ -87,6 +88,52 @@ class Updater(Utility[T]):
         found = and_(self.key_condition(normal), table.live_condition())
         if scope_cond is not None:
             found = and_(found, scope_cond)
+        changed = self._changed(values)
+        if changed is not None:
+            # One statement: write only if the entity is there, in scope, at the
+            # expected version, stays in scope and actually changes.
+            guard = and_(found, changed)
+            if expected_version is not None:
+                assert table.version is not None
+                guard = and_(guard, table.c[table.version].eq(expected_version))
+            if scope_cond is not None:
+                guard = and_(guard, substitute(scope_cond, values))
+            increment = (table.version,) if table.version is not None else ()
+            row = await session.update_one(table, guard, values, increment=increment)
+            if row is not None:
+                return table.from_row(row)
+        # Nothing written: find out why (or, for values SQL cannot compare, read first).
+        return await self._read_then_write(
+            session, key, values, found, scope_cond, expected_version
+        )
+
+    def _changed(self, values: Row) -> Condition | None:
+        """True when any of *values* differs from the stored one (None: not expressible)."""
+        table = self.table
+        tests: list[Condition] = []
+        for field, value in values.items():
+            ftype = table.fields[field].type
+            if ftype.kind is Kind.JSON:
+                return None  # JSON fields can only be tested for null
+            if table.fields[field].shadow_of is None:
+                # Stored forms already (an enum's value, a floored datetime): build
+                # the nodes directly rather than through the column's operand checks.
+                if value is None:
+                    tests.append(not_(IsNull(table.name, field)))
+                else:
+                    tests.append(Compare(table.name, field, Op.NE, value))
+        return or_(*tests) if tests else None
+
+    async def _read_then_write(
+        self,
+        session: Session,
+        key: Any,
+        values: Row,
+        found: Condition,
+        scope_cond: Condition | None,
+        expected_version: int | None,
+    ) -> T:
+        table = self.table
         query = Select(table, found, limit=1)
         rows = await session.select(query)
         if not rows:

@@ -274,24 +274,47 @@ class SQLAlchemySession(BackendSession):
         self._writable("update")
         if not values and not increment:
             return await self.count(table, where)
+        statement, params = self._update(table, where, values, increment, returning=False)
+        return await self._execute(table, statement, params)
+
+    async def update_one(
+        self,
+        table: Table[Any],
+        where: Condition,
+        values: Mapping[str, Any],
+        *,
+        increment: Sequence[str] = (),
+    ) -> Row | None:
+        self._writable("update")
+        if not values and not increment:
+            return await super().update_one(table, where, values, increment=increment)
+        # UPDATE … RETURNING: the write and the row as stored, in one round trip.
+        statement, params = self._update(table, where, values, increment, returning=True)
+        records = await self._fetch(table, statement, params)
+        return self._backend.reader(table).row(records[0]) if records else None
+
+    def _update(
+        self,
+        table: Table[Any],
+        where: Condition,
+        values: Mapping[str, Any],
+        increment: Sequence[str],
+        *,
+        returning: bool,
+    ) -> tuple[Statement, Sequence[Any]]:
         operands = list(values.values())
-        key = (
-            "update",
-            table,
-            tuple(values),
-            tuple(increment),
-            self._shape(table, where, operands),
-        )
+        condition = self._shape(table, where, operands)
+        key = ("update", table, tuple(values), tuple(increment), condition, returning)
 
         def build(bind: Binder) -> sa.Update:
             sql = sql_table(table)
             assignments: dict[str, Any] = {f: bind(v, sql.c[f].type) for f, v in values.items()}
             for field in increment:
                 assignments[field] = sql.c[field] + sa.literal_column("1")
-            return sa.update(sql).values(assignments).where(self._where(table, where, bind))
+            statement = sa.update(sql).values(assignments).where(self._where(table, where, bind))
+            return statement.returning(*sql.c) if returning else statement
 
-        statement, params = self._cache.get(key, operands, build)
-        return await self._execute(table, statement, params)
+        return self._cache.get(key, operands, build)
 
     async def delete(self, table: Table[Any], where: Condition) -> int:
         self._writable("delete")
