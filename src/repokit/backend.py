@@ -48,7 +48,7 @@ class Window:
     Attributes:
         rows: the page.
         total: the number of rows matching the ``count`` condition, if one was given.
-        probed: whether any row matches the ``probe`` condition (``False`` without one).
+        probed: whether any row matches one of the ``probes`` (``False`` without any).
     """
 
     rows: list[Row]
@@ -91,20 +91,25 @@ class BackendSession(ABC):
         return rows, total
 
     async def select_window(
-        self, query: Select, *, count: Condition | None, probe: Condition | None
+        self, query: Select, *, count: Condition | None, probes: Sequence[Condition] = ()
     ) -> Window:
-        """A page, the count of rows matching *count*, and whether any row matches *probe*.
+        """A page, the count of rows matching *count*, and whether any row matches a probe.
 
         A keyset page needs all three: the page beyond the cursor, the total of
         the whole filtered set, and whether anything lies before the cursor.
-        All come from the same transaction; backends may override this to read
-        them in one statement (one snapshot, one round trip).
+        *probes* are tried in order and the first that finds a row settles it:
+        core puts a cheap, usually sufficient probe (a key lookup) before an
+        exhaustive one. All come from the same transaction; backends may
+        override this to read them in one statement (one snapshot, one round
+        trip).
         """
         rows = await self.select(query)
         total = None if count is None else await self.count(query.table, count)
         probed = False
-        if probe is not None:
-            probed = bool(await self.select(Select(query.table, probe, limit=1)))
+        for probe in probes:
+            if await self.select(Select(query.table, probe, limit=1)):
+                probed = True
+                break
         return Window(rows, total, probed)
 
     @abstractmethod

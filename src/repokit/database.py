@@ -98,10 +98,10 @@ class Session:
         return await self.run(lambda backend: backend.select_page(query, with_count=with_count))
 
     async def select_window(
-        self, query: Select, *, count: Condition | None, probe: Condition | None
+        self, query: Select, *, count: Condition | None, probes: Sequence[Condition] = ()
     ) -> Window:
         return await self.run(
-            lambda backend: backend.select_window(query, count=count, probe=probe)
+            lambda backend: backend.select_window(query, count=count, probes=probes)
         )
 
     async def count(self, table: Table[Any], where: Condition) -> int:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from repokit.conditions import TRUE, Column, Condition, not_
+from repokit.conditions import TRUE, Column, Compare, Condition, Op, not_
 from repokit.errors import (
     InvalidQuery,
     InvalidTableDefinition,
@@ -222,6 +222,7 @@ class Table(Generic[T]):
         self.version = version
 
         self.soft_delete = self._check_marker(soft_delete, declared)
+        self._live: Condition | None = None  # built on first use (it needs self.c)
         self.c = Columns(
             name,
             {
@@ -344,6 +345,12 @@ class Table(Generic[T]):
 
     def live_condition(self) -> Condition:
         """Matches entities that are not soft-deleted (every entity without a marker)."""
+        live = self._live
+        if live is None:
+            live = self._live = self._make_live_condition()
+        return live
+
+    def _make_live_condition(self) -> Condition:
         marker = self.soft_delete
         if marker is None:
             return TRUE
@@ -351,6 +358,10 @@ class Table(Generic[T]):
         if isinstance(marker, TimestampMarker):
             return column.is_null()
         return column.ne(marker.deleted)
+
+    def key_condition(self, key: Any) -> Condition:
+        """The primary key equals *key*, already normalised (no second conversion)."""
+        return Compare(self.name, self.primary_key, Op.EQ, key)
 
     def deleted_condition(self) -> Condition:
         """Matches soft-deleted entities."""

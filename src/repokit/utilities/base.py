@@ -52,7 +52,8 @@ class Utility(Generic[T]):
         return self.table.normalize(self.table.primary_key, key)
 
     def key_condition(self, key: Any) -> Condition:
-        return self.table.c[self.table.primary_key].eq(key)
+        """The primary key equals *key* (normalised by :meth:`key`)."""
+        return self.table.key_condition(key)
 
     def scope(self, scope: ScopeArg) -> Condition | None:
         return scope_condition(scope, self.table)

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
 from repokit.backend import Select
-from repokit.conditions import Condition, Order, and_, not_
+from repokit.conditions import TRUE, Condition, Order, and_, not_
 from repokit.cursors import fingerprint, keyset_after, reverse
 from repokit.database import Session
 from repokit.errors import EntityNotFound, InvalidQuery
@@ -39,7 +39,11 @@ class Querier(Utility[T]):
             EntityNotFound: missing, outside *scope*, or excluded by *deleted*.
         """
         normal = self.key(key)
-        where = and_(self.key_condition(normal), self.visibility(deleted), *_opt(self.scope(scope)))
+        where = self.key_condition(normal)
+        visible = self.visibility(deleted)
+        scope_cond = self.scope(scope)
+        if visible is not TRUE or scope_cond is not None:
+            where = and_(where, visible, *_opt(scope_cond))
         query = Select(self.table, where, limit=1)
         rows = await session.select(query)
         if not rows:
@@ -187,15 +191,23 @@ class BatchQuerier(Utility[T]):
         cursor = pagination.before if backward else pagination.after
         walk = reverse(orders) if backward else orders
         boundary = None
+        values = None
         if cursor is not None:
             values = session.database.cursors.decode(cursor, self.table, orders, bound_to)
             boundary = keyset_after(walk, values)
         page_where = where if boundary is None else and_(where, boundary)
-        # Entities on the far side of the cursor (the cursor's own entity included).
-        behind = None if boundary is None else and_(where, not_(boundary))
+        # Entities on the far side of the cursor (the cursor's own entity included):
+        # the cursor's entity itself, by its key, settles it in one index lookup
+        # unless it was deleted or changed meanwhile; then the whole far side is probed.
+        probes: tuple[Condition, ...] = ()
+        if boundary is not None and values is not None:
+            behind = and_(where, not_(boundary))
+            probes = (behind,)
+            if values[-1] is not None:
+                probes = (and_(behind, self.table.key_condition(values[-1])), behind)
         query = Select(self.table, page_where, walk, size + 1)
         window = await session.select_window(
-            query, count=where if with_count else None, probe=behind
+            query, count=where if with_count else None, probes=probes
         )
         rows = window.rows
         more = len(rows) > size

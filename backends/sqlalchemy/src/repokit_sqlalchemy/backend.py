@@ -62,13 +62,18 @@ class Lease:
         gate: gives the session's slot in the fair gate back.
     """
 
-    __slots__ = ("connection", "driver", "gate", "options", "turn")
+    __slots__ = ("begins", "connection", "driver", "gate", "turn")
 
-    def __init__(self, connection: AsyncConnection, driver: Any) -> None:
+    def __init__(self, connection: AsyncConnection, driver: Any, dialect: SQLDialect) -> None:
         self.connection = connection
         self.driver = driver
-        #: The connection's execution options (an engine's isolation level, say).
-        self.options = dict(connection.sync_connection.get_execution_options())  # type: ignore[union-attr]
+        # What begins a read-write and a read-only session here (by the connection's
+        # execution options: an engine's isolation level, say).
+        options = connection.sync_connection.get_execution_options()  # type: ignore[union-attr]
+        self.begins = (
+            dialect.begin_statement(read_only=False, options=options),
+            dialect.begin_statement(read_only=True, options=options),
+        )
         self.turn: asyncio.Lock | None = None
         self.gate: Callable[[], None] | None = None
 
@@ -242,7 +247,9 @@ class SQLAlchemyBackend(Backend):
     async def open_session(self, *, read_only: bool) -> SQLAlchemySession:
         if not self._prepared:
             await self._prepare()
-        turn = await self.dialect.acquire_turn(read_only=read_only)
+        turn = None
+        if self.dialect.takes_turns(read_only=read_only):
+            turn = await self.dialect.acquire_turn(read_only=read_only)
         gate: Callable[[], None] | None = None
         try:
             # The pool's own timeout bounds the wait (a session that opens a second
@@ -272,7 +279,7 @@ class SQLAlchemyBackend(Backend):
         try:
             await self.dialect.lease(connection)
             raw = await connection.get_raw_connection()
-            return Lease(connection, self.dialect.driver(raw.driver_connection))
+            return Lease(connection, self.dialect.driver(raw.driver_connection), self.dialect)
         except BaseException:
             with contextlib.suppress(Exception):
                 await connection.close()

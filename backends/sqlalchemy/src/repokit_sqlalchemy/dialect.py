@@ -130,6 +130,10 @@ class SQLDialect(ABC):
     def in_transaction(self, driver: Any) -> bool:
         """Whether the driver connection has a transaction open."""
 
+    def takes_turns(self, *, read_only: bool) -> bool:
+        """Whether sessions of this kind wait in :meth:`acquire_turn` (so it may be skipped)."""
+        return False
+
     async def acquire_turn(self, *, read_only: bool) -> asyncio.Lock | None:
         """Wait for this session's turn if the database serialises sessions; return the lock.
 

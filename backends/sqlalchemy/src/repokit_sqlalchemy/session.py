@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["SQLAlchemySession"]
 
 _TOTAL = "repokit_total"
+_PROBED = "repokit_probed"
 
 
 def _offset(query: Select) -> bool:
@@ -55,7 +56,7 @@ class SQLAlchemySession(BackendSession):
         self._cache = backend.statements
         self._lease: Lease | None = lease
         #: What the first statement must run before itself (the transaction's BEGIN).
-        self._begin = backend.dialect.begin_statement(read_only=read_only, options=lease.options)
+        self._begin = lease.begins[read_only]
         #: Whether the connection failed (it must not be used again).
         self._broken = False
 
@@ -185,18 +186,18 @@ class SQLAlchemySession(BackendSession):
     async def select_page(self, query: Select, *, with_count: bool) -> tuple[list[Row], int | None]:
         if not with_count:
             return await self.select(query), None
-        window = await self._window(query, query.where, None)
+        window = await self._window(query, query.where)
         return window.rows, window.total
 
     async def select_window(
-        self, query: Select, *, count: Condition | None, probe: Condition | None
+        self, query: Select, *, count: Condition | None, probes: Sequence[Condition] = ()
     ) -> Window:
-        if count is None and probe is None:
+        if count is None and not probes:
             return Window(await self.select(query))
-        return await self._window(query, count, probe)
+        return await self._window(query, count, tuple(probes))
 
     async def _window(
-        self, query: Select, count: Condition | None, probe: Condition | None
+        self, query: Select, count: Condition | None, probes: tuple[Condition, ...] = ()
     ) -> Window:
         # The page with the count and the probe as uncorrelated scalar subqueries:
         # one statement, one snapshot, each subquery evaluated once (SQLite plans a
@@ -205,10 +206,10 @@ class SQLAlchemySession(BackendSession):
         values: list[Any] = []
         where = self._shape(table, query.where, values)
         counted = None if count is None else self._shape(table, count, values)
-        probed = None if probe is None else self._shape(table, probe, values)
+        probed = tuple(self._shape(table, probe, values) for probe in probes)
         key = self._query_shape("window", query, values, (where, counted, probed))
         statement, params = self._cache.get(
-            key, values, lambda bind: self._windowed(query, count, probe, bind)
+            key, values, lambda bind: self._windowed(query, count, probes, bind)
         )
         records = await self._fetch(table, statement, params)
         reader = self._backend.reader(table)
@@ -217,7 +218,7 @@ class SQLAlchemySession(BackendSession):
             statement, params = self._cache.get(
                 ("window_empty", *key[1:]),
                 values,
-                lambda bind: self._windowed(query, count, probe, bind, outer=True),
+                lambda bind: self._windowed(query, count, probes, bind, outer=True),
             )
             records = await self._fetch(table, statement, params)
             pk = reader.names.index(table.primary_key)
@@ -226,14 +227,14 @@ class SQLAlchemySession(BackendSession):
             rows = reader.rows(records)
         extra = records[0][reader.width :]
         total = None if count is None else int(extra[0])
-        found = False if probe is None else bool(extra[-1])
+        found = bool(extra[-1]) if probes else False
         return Window(rows, total, found)
 
     def _windowed(
         self,
         query: Select,
         count: Condition | None,
-        probe: Condition | None,
+        probes: tuple[Condition, ...],
         bind: Binder,
         *,
         outer: bool = False,
@@ -247,9 +248,13 @@ class SQLAlchemySession(BackendSession):
             condition = self._where(table, count, bind)
             total = sa.select(sa.func.count()).select_from(sql).where(condition)
             extras.append(total.scalar_subquery().label(_TOTAL))
-        if probe is not None:
-            condition = self._where(table, probe, bind)
-            extras.append(sa.select(sql.c[table.primary_key]).where(condition).exists())
+        if probes:
+            # EXISTS (…) OR EXISTS (…): evaluated left to right, the first found wins.
+            found = [
+                sa.select(sql.c[table.primary_key]).where(self._where(table, probe, bind)).exists()
+                for probe in probes
+            ]
+            extras.append(sa.or_(*found).label(_PROBED))
         page = self._select(query, bind, where)
         if not outer:
             return page.add_columns(*extras)

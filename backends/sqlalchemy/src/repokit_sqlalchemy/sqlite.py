@@ -171,9 +171,12 @@ class SQLiteDialect(SQLDialect):
 
     # -- transactions ------------------------------------------------------------------------
 
+    def takes_turns(self, *, read_only: bool) -> bool:
+        return not read_only or self.in_memory
+
     async def acquire_turn(self, *, read_only: bool) -> asyncio.Lock | None:
         """Wait for this session's turn: writers always, readers on an in-memory database."""
-        if read_only and not self.in_memory:
+        if not self.takes_turns(read_only=read_only):
             return None
         lock = _turn_lock(self.key)
         try:
