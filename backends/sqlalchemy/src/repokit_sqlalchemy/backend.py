@@ -123,7 +123,9 @@ class SQLAlchemyBackend(Backend):
     out of the engine's pool. An engine the backend owns keeps up to its pool
     size of leases idle between sessions instead of returning them to the pool
     (a checkout and its reset cost more than a point read); a lost connection
-    discards every idle lease. On PostgreSQL, an engine's ``isolation_level``,
+    discards every idle lease. The pool's ``pool_pre_ping`` and
+    ``pool_recycle`` therefore act when a lease is first taken, not while it
+    sits idle. On PostgreSQL, an engine's ``isolation_level``,
     ``postgresql_readonly`` and ``postgresql_deferrable`` execution options
     shape the BEGIN of read-write sessions.
     """
