@@ -272,3 +272,34 @@ async def test_a_dropped_postgres_connection_is_backend_unavailable(
         await db.close()
         await engine.dispose()
         await killer.dispose()
+
+
+@pytest.mark.asyncio
+async def test_a_statement_prepared_before_a_schema_change_is_retried(
+    postgres_url: str, things: Table[Any], new_thing: Callable[..., Any]
+) -> None:
+    # asyncpg caches prepared statements per connection; after ALTER TABLE the
+    # cached plan is refused inside a transaction. That is a transient conflict:
+    # the transaction runner runs the work again on a freshly prepared statement.
+    db = await Database.connect(postgres_url, pool_size=1, max_overflow=0)
+    await db.create_tables(things)
+    repo = _repo(db, things)
+    thing = await repo.create(new_thing())
+    alter = await asyncpg.connect(postgres_url.replace("+asyncpg", ""))
+    attempts = 0
+
+    async def work(session: Any) -> Any:
+        nonlocal attempts
+        attempts += 1
+        return await repo.get(thing.id, session=session)
+
+    try:
+        await db.run_in_transaction(work)  # prepares the statement on the one connection
+        await alter.execute(f"ALTER TABLE {things.name} ALTER COLUMN code TYPE varchar(200)")
+        attempts = 0
+        assert (await db.run_in_transaction(work)).id == thing.id
+        assert attempts == 2
+    finally:
+        await alter.close()
+        await db.drop_tables(things)
+        await db.close()

@@ -234,6 +234,10 @@ class PostgresDialect(SQLDialect):
     # -- errors ------------------------------------------------------------------------------
 
     def classify(self, exc: BaseException) -> DriverError | None:
+        if _is_stale_statement(exc):
+            # A prepared statement cached before a schema change (ALTER TABLE …):
+            # asyncpg drops it, so the transaction succeeds when run again.
+            return DriverError(Failure.CONFLICT, "stale prepared statement")
         sqlstate, constraint = _sqlstate(exc)
         if sqlstate is None:
             if _is_connection_error(exc):
@@ -277,6 +281,18 @@ def _sqlstate(exc: BaseException) -> tuple[str | None, str | None]:
         if isinstance(name, str) and constraint is None:
             constraint = name
     return sqlstate, constraint
+
+
+def _is_stale_statement(exc: BaseException) -> bool:
+    try:
+        from asyncpg.exceptions import (  # type: ignore[import-untyped]
+            InvalidCachedStatementError,
+            OutdatedSchemaCacheError,
+        )
+    except ImportError:  # pragma: no cover - asyncpg is what this dialect runs on
+        return False
+    stale = (InvalidCachedStatementError, OutdatedSchemaCacheError)
+    return any(isinstance(error, stale) for error in _chain(exc))
 
 
 def _is_connection_error(exc: BaseException) -> bool:
