@@ -297,9 +297,7 @@ def _is_stale_statement(exc: BaseException) -> bool:
 
 def _is_connection_error(exc: BaseException) -> bool:
     try:
-        from asyncpg.exceptions import (  # type: ignore[import-untyped]
-            ConnectionDoesNotExistError,
-        )
+        from asyncpg.exceptions import ConnectionDoesNotExistError
     except ImportError:  # pragma: no cover - asyncpg is what this dialect runs on
         ConnectionDoesNotExistError = OSError  # noqa: N806
     for error in _chain(exc):
