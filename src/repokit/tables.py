@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from repokit.conditions import TRUE, Column, Compare, Condition, Op, not_
+from repokit.conditions import FALSE, TRUE, Column, Compare, Condition, In, Op, not_
 from repokit.errors import (
     InvalidQuery,
     InvalidTableDefinition,
@@ -367,6 +367,10 @@ class Table(Generic[T]):
     def key_condition(self, key: Any) -> Condition:
         """The primary key equals *key*, already normalised (no second conversion)."""
         return Compare(self.name, self.primary_key, Op.EQ, key)
+
+    def keys_condition(self, keys: Sequence[Any]) -> Condition:
+        """The primary key is one of *keys*: normalised, distinct, never ``None``."""
+        return In(self.name, self.primary_key, tuple(keys)) if keys else FALSE
 
     def deleted_condition(self) -> Condition:
         """Matches soft-deleted entities."""

@@ -126,6 +126,5 @@ class Utility(Generic[T]):
             yield TRUE
             return
         size = session.database.capabilities.max_ids_per_statement
-        column = self.table.c[self.table.primary_key]
         for start in range(0, len(keys), size):
-            yield column.in_(keys[start : start + size])
+            yield self.table.keys_condition(keys[start : start + size])

@@ -29,6 +29,7 @@ only undoes the failed statement and would commit the rest.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import re
@@ -306,8 +307,15 @@ def _one_by_one(values: Sequence[Any], ftype: FieldType) -> bool:
     return len(values) < _JSON_EACH_FROM or ftype.kind is Kind.FLOAT
 
 
+@functools.lru_cache(maxsize=256)
+def _stored_form(ftype: FieldType) -> Callable[[Any], Any] | None:
+    """The bind processor of *ftype*'s SQLite column: a value's stored form."""
+    process: Callable[[Any], Any] | None = sqlite_column_type(ftype).bind_processor(_PROCESSING)
+    return process
+
+
 def _json_array(values: Sequence[Any], ftype: FieldType) -> str:
-    process = sqlite_column_type(ftype).bind_processor(_PROCESSING)
+    process = _stored_form(ftype)
     stored = [process(value) for value in values] if process else list(values)
     return json.dumps(stored, ensure_ascii=False)
 
