@@ -165,6 +165,8 @@ class SQLDialect(ABC):
 
     #: Whether ORDER BY needs explicit NULLS FIRST / LAST for nulls to sort smallest.
     explicit_nulls_order: bool = True
+    #: Whether the compiler always writes an OFFSET after a LIMIT.
+    offset_with_limit: bool = False
 
     # -- errors ------------------------------------------------------------------------------
 

@@ -38,12 +38,6 @@ _TOTAL = "repokit_total"
 _PROBED = "repokit_probed"
 
 
-def _offset(query: Select) -> bool:
-    # Bound whenever there is a limit, even at 0: SQLite's compiler adds an OFFSET
-    # parameter of its own to every LIMIT, which would make the statement uncacheable.
-    return query.limit is not None or query.offset > 0
-
-
 class SQLAlchemySession(BackendSession):
     """A session on one leased connection (see :class:`repokit_sqlalchemy.backend.Lease`)."""
 
@@ -146,8 +140,12 @@ class SQLAlchemySession(BackendSession):
         )
         if query.limit is not None:
             statement = statement.limit(bind(query.limit, sa.Integer()))
-        if _offset(query):
+        if query.offset:
             statement = statement.offset(bind(query.offset, sa.Integer()))
+        elif query.limit is not None and self._dialect.offset_with_limit:
+            # SQLite's compiler would add an OFFSET parameter of its own (making the
+            # statement uncacheable): a literal 0 instead.
+            statement = statement.offset(sa.literal_column("0"))
         return statement
 
     def _query_shape(
@@ -157,7 +155,7 @@ class SQLAlchemySession(BackendSession):
             where = self._shape(query.table, query.where, values)
         if query.limit is not None:
             values.append(query.limit)
-        if _offset(query):
+        if query.offset:
             values.append(query.offset)
         limited = (query.limit is not None, bool(query.offset))
         return (kind, query.table, where, query.orders, limited)

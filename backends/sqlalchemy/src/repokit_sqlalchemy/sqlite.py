@@ -97,6 +97,7 @@ class SQLiteDialect(SQLDialect):
 
     name = "sqlite"
     explicit_nulls_order = False  # SQLite already sorts NULL smallest
+    offset_with_limit = True
 
     def __init__(
         self, url: sa.URL | None = None, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
