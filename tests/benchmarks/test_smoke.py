@@ -50,3 +50,10 @@ async def test_scale_checks_report_every_size_and_page() -> None:
     assert sorted(result.create_us_per_row) == [2, 20, 200]
     assert sorted(result.page_ms) == [1, 4]
     assert sorted(result.walk_peak_kib) == [2, 20, 200]
+
+
+@pytest.mark.asyncio
+async def test_every_workload_runs_for_every_layer_on_mongodb(mongodb_url: str) -> None:
+    result = await run_backend("mongodb", mongodb_url, N, runs=1, log=_quiet)
+    assert set(result.wall) == {"raw", "repokit"}
+    assert all(set(cells) == set(WORKLOADS) for cells in result.wall.values())

@@ -9,7 +9,9 @@ options (standard UUIDs, aware UTC datetimes).
 
 Whether the server has multi-document transactions (replica sets, sharded
 clusters; not a standalone ``mongod``) is found out when connecting and
-declared as ``Capabilities(transactions=...)``.
+declared as ``Capabilities(transactions=...)``; whether it also has snapshot
+reads outside transactions (MongoDB 5.0+), which read-only sessions use, is
+found out at the same time.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any, Self
 from urllib.parse import unquote
 
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import CollectionInvalid, PyMongoError
@@ -41,6 +44,8 @@ __all__ = ["DEFAULT_SERVER_SELECTION_TIMEOUT_MS", "MongoBackend"]
 DEFAULT_SERVER_SELECTION_TIMEOUT_MS = 3_000
 #: Documents per ``insert_many`` call when the server does not say (MongoDB's own default).
 DEFAULT_MAX_WRITE_BATCH_SIZE = 100_000
+#: The wire version of MongoDB 5.0, the first with snapshot reads outside transactions.
+SNAPSHOT_READS_WIRE_VERSION = 13
 
 # Unknown: not connected yet, so assume the common case until the server answers.
 _TRANSACTIONAL_TOPOLOGIES = {
@@ -72,6 +77,12 @@ def supports_transactions(hello: Mapping[str, Any]) -> bool:
     return clustered and hello.get("logicalSessionTimeoutMinutes") is not None
 
 
+def supports_snapshot_reads(hello: Mapping[str, Any]) -> bool:
+    """Whether a server that answered *hello* reads ``snapshot`` outside transactions."""
+    wire = hello.get("maxWireVersion", 0)
+    return supports_transactions(hello) and wire >= SNAPSHOT_READS_WIRE_VERSION
+
+
 class MongoBackend(Backend):
     """repokit on MongoDB through PyMongo's native async API.
 
@@ -82,6 +93,8 @@ class MongoBackend(Backend):
         transactions: whether the server has transactions; ``None`` finds out
             from the client's topology, or from the server before the first
             session or schema change when the topology is not known yet.
+            Snapshot reads are asked of the server either way (once, before
+            the first session), unless *transactions* is ``False``.
     """
 
     def __init__(
@@ -100,7 +113,10 @@ class MongoBackend(Backend):
         )
         self._owns_client = owns_client
         self._codecs: dict[int, Codec] = {}
-        self._checked = transactions is not None
+        self._given = transactions is not None
+        self._checked = transactions is False
+        #: Read-only sessions are snapshot sessions (found out by :meth:`_detect`).
+        self.snapshot_reads = False
         if transactions is None:
             # Provisional until the server answers (_ready), unless the topology says.
             topology = client.topology_description.topology_type
@@ -145,7 +161,7 @@ class MongoBackend(Backend):
             client: AsyncMongoClient[Any] = AsyncMongoClient(url, **options)
         except PyMongoError as exc:
             raise translate(exc) from exc
-        backend = cls(client, database, owns_client=True, transactions=False)
+        backend = cls(client, database, owns_client=True)
         try:
             await backend._detect()
         except BaseException:
@@ -157,7 +173,9 @@ class MongoBackend(Backend):
         """Ask the server what it can do."""
         with map_errors():
             hello = await self.client.admin.command("hello")
-        self.capabilities = Capabilities(transactions=supports_transactions(hello))
+        if not self._given:
+            self.capabilities = Capabilities(transactions=supports_transactions(hello))
+        self.snapshot_reads = self.capabilities.transactions and supports_snapshot_reads(hello)
         batch = hello.get("maxWriteBatchSize", DEFAULT_MAX_WRITE_BATCH_SIZE)
         self.max_write_batch_size = int(batch)
         self._checked = True
@@ -204,13 +222,20 @@ class MongoBackend(Backend):
         leave = await self._gate.enter()
         try:
             with map_errors():
-                session = self.client.start_session()
-                if self.capabilities.transactions:
-                    await session.start_transaction(read_concern=ReadConcern("snapshot"))
+                session = await self._client_session(read_only)
         except BaseException:
             leave()
             raise
         return MongoSession(self, session, read_only=read_only, leave=leave)
+
+    async def _client_session(self, read_only: bool) -> AsyncClientSession:
+        """A snapshot session for reads where the server has them, else a transaction."""
+        if read_only and self.snapshot_reads:
+            return self.client.start_session(snapshot=True)
+        session = self.client.start_session()
+        if self.capabilities.transactions:
+            await session.start_transaction(read_concern=ReadConcern("snapshot"))
+        return session
 
     async def close(self) -> None:
         if self._owns_client:

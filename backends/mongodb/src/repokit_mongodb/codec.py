@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import UTC, date
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from bson import Decimal128, Int64
@@ -120,27 +121,43 @@ def _decoder(ftype: FieldType) -> Callable[[Any], Any] | None:
 
 
 class Codec:
-    """Converts one table's rows to documents and back; built once per table."""
+    """Converts one table's rows to documents and back; built once per table.
 
-    __slots__ = ("_decoders", "_encoders", "_keys", "table")
+    Every per-field decision (document key, encoder, decoder) is made here, so
+    the per-row loops only look values up and call the few converters a
+    field needs; a read decodes only the fields whose BSON form differs from
+    their normal form (int64, Decimal128, dates as text, JSON).
+    """
+
+    __slots__ = ("_decoded", "_encoders", "_fields", "_keys", "_values_of", "indexes", "table")
 
     def __init__(self, table: Table[Any]) -> None:
         self.table = table
         self._keys = {name: document_field(table, name) for name in table.fields}
         self._encoders = {name: _encoder(f.type) for name, f in table.fields.items()}
-        self._decoders = {name: _decoder(f.type) for name, f in table.fields.items()}
+        self._fields = tuple(self._keys)
+        self._values_of = _getter(tuple(self._keys.values()))
+        decoders = ((name, _decoder(f.type)) for name, f in table.fields.items())
+        self._decoded = tuple((name, decode) for name, decode in decoders if decode is not None)
+        #: The key lists of the collection's indexes, ``_id`` first.
+        self.indexes: tuple[tuple[str, ...], ...] = (
+            ("_id",),
+            *(tuple(map(self.key, index.fields)) for index in table.indexes),
+            *(tuple(map(self.key, unique.fields)) for unique in table.unique),
+            *((self.key(shadow),) for shadow in table.shadows.values()),
+        )
 
     def key(self, field: str) -> str:
         """The document key of a field."""
         return self._keys[field]
 
-    def null_test(self, field: str) -> dict[str, Any]:
-        """The operator document matching exactly the null or missing values of *field*."""
+    def null_test(self, field: str) -> Any:
+        """The operand matching exactly the null or missing values of *field*."""
         if self.table.fields[field].type.kind is Kind.JSON:
             # {f: null} also matches arrays holding a null; JSON values are
             # stored as documents or arrays, so anything else is null.
             return {"$not": {"$type": list(_BSON_TYPES[Kind.JSON])}}
-        return {"$eq": None}
+        return None  # {f: null}: null or missing
 
     def encode(self, field: str, value: Any) -> Any:
         """One storage-normal value as BSON."""
@@ -149,13 +166,30 @@ class Codec:
 
     def to_document(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Rows or partial rows as documents (``None`` stays ``null``)."""
-        return {self._keys[field]: self.encode(field, value) for field, value in values.items()}
+        keys, encoders = self._keys, self._encoders
+        document: dict[str, Any] = {}
+        for field, value in values.items():
+            encode = encoders[field]
+            document[keys[field]] = value if value is None or encode is None else encode(value)
+        return document
 
     def from_document(self, document: Mapping[str, Any]) -> Row:
         """A stored document as a storage-normal row; missing fields read as ``None``."""
-        row: Row = {}
-        for field, key in self._keys.items():
-            value = document.get(key)
-            decode = self._decoders[field]
-            row[field] = value if value is None or decode is None else decode(value)
+        try:
+            values = self._values_of(document)
+        except KeyError:  # a document written by someone else, missing a field
+            values = tuple(document.get(key) for key in self._keys.values())
+        row: Row = dict(zip(self._fields, values, strict=True))
+        for field, decode in self._decoded:
+            value = row[field]
+            if value is not None:
+                row[field] = decode(value)
         return row
+
+
+def _getter(keys: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """The values of *keys* in a document, as a tuple, in one C call."""
+    get = itemgetter(*keys)
+    if len(keys) == 1:
+        return lambda document: (get(document),)
+    return get

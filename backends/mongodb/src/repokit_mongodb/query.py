@@ -10,6 +10,13 @@ missing field and ``null`` are alike:
   ``{field: null}``, except on JSON fields: there ``null`` would also match
   an array *containing* null, so "not an object or array" is asked instead;
 * ``Not`` uses ``$nor: [query]``: the exact complement of a two-valued query;
+* ``And`` merges its parts into one document (``$and`` only for parts whose
+  keys collide) and equality on a scalar is written bare (``{field: v}``
+  rather than ``{field: {$eq: v}}``; the same predicate for anything but a
+  document or array). MongoDB's planner treats both forms alike; simpler
+  index planners (SecantusDB's) use a compound index only for a flat
+  document of bare equalities, and skip every index under a top-level ``$``
+  operator;
 * ``Match`` uses an anchored regular expression built from the escaped,
   literal operand (CONTRACT §4). ``^`` (no multiline flag) anchors the
   start; ``$`` would also match before a final newline, so ends are anchored
@@ -22,6 +29,7 @@ operators; field names come from the table definition. ``$where`` and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from repokit.conditions import (
@@ -40,7 +48,14 @@ from repokit.conditions import (
 )
 from repokit_mongodb.codec import Codec
 
-__all__ = ["MATCH_NOTHING", "literal_regex", "to_query", "to_sort"]
+__all__ = [
+    "MATCH_NOTHING",
+    "literal_regex",
+    "pinned_key",
+    "sort_is_indexed",
+    "to_query",
+    "to_sort",
+]
 
 #: A query no document satisfies.
 MATCH_NOTHING: dict[str, Any] = {"_id": {"$in": []}}
@@ -71,22 +86,24 @@ def literal_regex(text: str, kind: MatchKind) -> str:
 
 def to_query(condition: Condition, codec: Codec) -> dict[str, Any]:
     """Translate *condition* (on the codec's table) into a query document."""
-    if isinstance(condition, Const):
-        return {} if condition.value else MATCH_NOTHING
     if isinstance(condition, Compare):
         value = codec.encode(condition.field, condition.value)
+        if condition.op is Op.EQ and not isinstance(value, dict | list):
+            return {codec.key(condition.field): value}
         return {codec.key(condition.field): {_OPERATORS[condition.op]: value}}
+    if isinstance(condition, And):
+        return _conjunction([to_query(item, codec) for item in condition.items])
     if isinstance(condition, In):
         values = [codec.encode(condition.field, value) for value in condition.values]
         return {codec.key(condition.field): {"$in": values}}
     if isinstance(condition, IsNull):
         return {codec.key(condition.field): codec.null_test(condition.field)}
+    if isinstance(condition, Const):
+        return {} if condition.value else MATCH_NOTHING
     if isinstance(condition, Match):
         # A string operand; $regex never matches null, missing or non-strings.
         pattern = literal_regex(condition.pattern, condition.kind)
         return {codec.key(condition.field): {"$regex": pattern}}
-    if isinstance(condition, And):
-        return {"$and": [to_query(item, codec) for item in condition.items]}
     if isinstance(condition, Or):
         return {"$or": [to_query(item, codec) for item in condition.items]}
     if isinstance(condition, Not):
@@ -94,6 +111,63 @@ def to_query(condition: Condition, codec: Codec) -> dict[str, Any]:
     raise TypeError(f"unknown condition node {condition!r}")
 
 
+def _conjunction(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The parts ANDed as one document: a document's keys are already ANDed."""
+    merged: dict[str, Any] = {}
+    clashing: list[dict[str, Any]] = []
+    for part in parts:
+        if merged.keys().isdisjoint(part):
+            merged.update(part)
+        elif any(key not in merged or merged[key] != value for key, value in part.items()):
+            clashing.append(part)
+        # else: every clause of the part is already there (a key repeated by core)
+    if clashing:
+        if "$and" in merged:
+            merged["$and"] = [*merged["$and"], *clashing]
+        else:
+            merged["$and"] = clashing
+    return merged
+
+
 def to_sort(orders: tuple[Order, ...], codec: Codec) -> list[tuple[str, int]]:
     """A sort specification; MongoDB already sorts null and missing first ascending."""
     return [(codec.key(order.field), -1 if order.descending else 1) for order in orders]
+
+
+def sort_is_indexed(
+    query: dict[str, Any], sort: Sequence[tuple[str, int]], indexes: Sequence[tuple[str, ...]]
+) -> bool:
+    """Whether one of *indexes* (ascending key lists) can return *query* in *sort* order.
+
+    It can if, after the index fields the query pins by bare equality, its
+    next fields are the sort's unpinned fields, all in one direction. A
+    planner's guess, used only to choose between two equally correct ways of
+    reading a page with its count.
+    """
+    pinned = {key for key, value in query.items() if not key.startswith("$")}
+    pinned = {key for key in pinned if not isinstance(query[key], dict | list)}
+    wanted = [key for key, _ in sort if key not in pinned]
+    if not wanted:
+        return True
+    if len({direction for key, direction in sort if key not in pinned}) > 1:
+        return False
+    for fields in indexes:
+        rest = list(fields)
+        while rest and rest[0] in pinned:
+            rest.pop(0)
+        if rest[: len(wanted)] == wanted:
+            return True
+    return False
+
+
+def pinned_key(condition: Condition, primary_key: str) -> tuple[bool, Any]:
+    """``(True, key)`` if *condition* requires ``primary_key == key``, else ``(False, None)``.
+
+    Only a top-level equality (alone or among an ``And``'s items) counts: then
+    at most one document can match, and it can be read by ``_id`` alone.
+    """
+    items = condition.items if isinstance(condition, And) else (condition,)
+    for item in items:
+        if isinstance(item, Compare) and item.op is Op.EQ and item.field == primary_key:
+            return True, item.value
+    return False, None
