@@ -15,8 +15,8 @@ opens none: each of its statements is atomic on its own.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from repokit_sqlalchemy.backend import Lease, SQLAlchemyBackend
 
 __all__ = ["SQLAlchemySession"]
+
+R = TypeVar("R")
 
 _TOTAL = "repokit_total"
 _PROBED = "repokit_probed"
@@ -75,23 +77,28 @@ class SQLAlchemySession(BackendSession):
             self._broken = True
         return mapped
 
-    async def _fetch(
-        self, table: Table[Any], statement: Statement, params: Sequence[Any]
-    ) -> Sequence[Sequence[Any]]:
+    async def _call(self, table: Table[Any], call: Callable[[Any, str | None], Awaitable[R]]) -> R:
+        """Run *call(driver, begin)*: the first statement carries the transaction's BEGIN."""
         driver = self._live().driver
         begin, self._begin = self._begin, None
         try:
-            return await self._dialect.fetch(driver, statement.sql, params, begin)
+            return await call(driver, begin)
         except Exception as exc:
             raise self._error(exc, table) from exc
 
+    async def _fetch(
+        self, table: Table[Any], statement: Statement, params: Sequence[Any]
+    ) -> Sequence[Sequence[Any]]:
+        fetch = self._dialect.fetch
+        return await self._call(
+            table, lambda driver, begin: fetch(driver, statement.sql, params, begin)
+        )
+
     async def _execute(self, table: Table[Any], statement: Statement, params: Sequence[Any]) -> int:
-        driver = self._live().driver
-        begin, self._begin = self._begin, None
-        try:
-            return await self._dialect.execute(driver, statement.sql, params, begin)
-        except Exception as exc:
-            raise self._error(exc, table) from exc
+        execute = self._dialect.execute
+        return await self._call(
+            table, lambda driver, begin: execute(driver, statement.sql, params, begin)
+        )
 
     def _where(
         self, table: Table[Any], condition: Condition, bind: Binder
@@ -117,16 +124,14 @@ class SQLAlchemySession(BackendSession):
             )
 
         statement, params = self._cache.get(("insert", table), first, build)
-        driver = self._live().driver
-        begin, self._begin = self._begin, None
-        try:
-            if len(rows) == 1:
-                await self._dialect.execute(driver, statement.sql, params, begin)
-            else:
-                batch = [statement.params([row[name] for name in names]) for row in rows]
-                await self._dialect.executemany(driver, statement.sql, batch, begin)
-        except Exception as exc:
-            raise self._error(exc, table) from exc
+        if len(rows) == 1:
+            await self._execute(table, statement, params)
+            return
+        batch = [statement.params([row[name] for name in names]) for row in rows]
+        executemany = self._dialect.executemany
+        await self._call(
+            table, lambda driver, begin: executemany(driver, statement.sql, batch, begin)
+        )
 
     def _select(
         self, query: Select, bind: Binder, where: sa.ColumnElement[bool] | None = None
