@@ -2,10 +2,9 @@
 
 This is the executable form of CONTRACT §3–5 over storage-normal rows: the
 in-memory backend answers every query with it, and core uses it to check a
-scope against the values about to be written (CONTRACT §6). It is written to
-be obviously correct, not fast. :func:`predicate` compiles a condition into
-the same test for checking many rows (a batch against its scope); the unit
-tests hold the two to the same answers.
+scope against the values about to be written (CONTRACT §6).
+:func:`predicate` compiles a condition into a test of a row once (for
+checking many rows); :func:`evaluate` is the one-row shorthand.
 """
 
 from __future__ import annotations
@@ -53,37 +52,15 @@ _MATCH: dict[MatchKind, Callable[[str, str], bool]] = {
 
 def evaluate(condition: Condition, row: Mapping[str, Any]) -> bool:
     """Whether *row* satisfies *condition*; a missing field is ``None``."""
-    if isinstance(condition, Const):
-        return condition.value
-    if isinstance(condition, Compare):
-        value = row.get(condition.field)
-        if condition.op is Op.EQ:
-            return value is not None and bool(value == condition.value)
-        if condition.op is Op.NE:
-            return value is None or bool(value != condition.value)
-        return value is not None and _COMPARE[condition.op](value, condition.value)
-    if isinstance(condition, In):
-        value = row.get(condition.field)
-        return value is not None and value in condition.values
-    if isinstance(condition, IsNull):
-        return row.get(condition.field) is None
-    if isinstance(condition, Match):
-        value = row.get(condition.field)
-        return value is not None and _MATCH[condition.kind](value, condition.pattern)
-    if isinstance(condition, And):
-        return all(evaluate(item, row) for item in condition.items)
-    if isinstance(condition, Or):
-        return any(evaluate(item, row) for item in condition.items)
-    if isinstance(condition, Not):
-        return not evaluate(condition.item, row)
-    raise TypeError(f"unknown condition node {condition!r}")
+    return predicate(condition)(row)
 
 
 def predicate(condition: Condition) -> Predicate:
-    """:func:`evaluate` of *condition* as a function of the row, dispatched once.
+    """*condition* as a test of a row, dispatched once: the reference semantics.
 
-    Each node becomes a closure computing exactly what :func:`evaluate` computes
-    for it, so a condition tested against many rows is not re-inspected per row.
+    Each node becomes a closure, so a condition tested against many rows is
+    not re-inspected per row. ``Compare`` ``==`` and ordering operators and
+    ``In`` / ``Match`` never match a null field; ``!=`` does (CONTRACT §3).
     """
     if isinstance(condition, Const):
         const = condition.value

@@ -20,7 +20,6 @@ from repokit.conditions import (
     or_,
 )
 from repokit.evaluate import evaluate, predicate, sort_rows, substitute
-from repokit.testing import strategies
 from repokit.testing.schema import items
 
 c = items.c
@@ -198,22 +197,7 @@ def test_in_agrees_with_python_membership(values: list[Any], score: Any) -> None
     assert evaluate(c.score.in_(values), {"score": score}) is (score in values)
 
 
-# -- predicate: evaluate compiled once -----------------------------------------------------------
-
-
-@given(conditions, rows)
-def test_predicate_answers_as_evaluate(p: Condition, data: list[dict[str, Any]]) -> None:
-    test = predicate(p)
-    assert [test(row) for row in data] == [evaluate(p, row) for row in data]
-
-
-@given(st.data())
-def test_predicate_answers_as_evaluate_on_stored_rows(data: st.DataObject) -> None:
-    pool = data.draw(strategies.item_lists("t", max_size=6))
-    condition = data.draw(strategies.conditions(pool))
-    rows = [items.to_row(entity) for entity in pool]
-    test = predicate(condition)
-    assert [test(row) for row in rows] == [evaluate(condition, row) for row in rows]
+# -- predicate: the compiled form evaluate runs ------------------------------------------------
 
 
 @pytest.mark.parametrize("condition", [TRUE, FALSE, c.score == 1, c.code.contains("a")])

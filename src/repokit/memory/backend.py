@@ -16,7 +16,7 @@ from repokit.errors import (
     TransactionConflict,
     UnsupportedOperation,
 )
-from repokit.evaluate import evaluate, sort_rows
+from repokit.evaluate import evaluate, predicate, sort_rows
 from repokit.tables import Row, Table
 
 __all__ = ["MemoryBackend", "MemorySession"]
@@ -138,13 +138,15 @@ class MemorySession(BackendSession):
             stored[row[pk]] = row
 
     async def select(self, query: Select) -> list[Row]:
-        matched = [r for r in self._rows(query.table).values() if evaluate(query.where, r)]
+        matches = predicate(query.where)
+        matched = [r for r in self._rows(query.table).values() if matches(r)]
         ordered = sort_rows(matched, query.orders)
         end = None if query.limit is None else query.offset + query.limit
         return [copy.deepcopy(row) for row in ordered[query.offset : end]]
 
     async def count(self, table: Table[Any], where: Condition) -> int:
-        return sum(1 for row in self._rows(table).values() if evaluate(where, row))
+        matches = predicate(where)
+        return sum(1 for row in self._rows(table).values() if matches(row))
 
     async def update(
         self,
@@ -156,8 +158,9 @@ class MemorySession(BackendSession):
     ) -> int:
         stored = self._writable(table)
         changed: list[Row] = []
+        matches = predicate(where)
         for row in stored.values():
-            if evaluate(where, row):
+            if matches(row):
                 new = {**row, **copy.deepcopy(dict(values))}
                 for field in increment:
                     new[field] = row[field] + 1
@@ -170,7 +173,8 @@ class MemorySession(BackendSession):
 
     async def delete(self, table: Table[Any], where: Condition) -> int:
         stored = self._writable(table)
-        doomed = [key for key, row in stored.items() if evaluate(where, row)]
+        matches = predicate(where)
+        doomed = [key for key, row in stored.items() if matches(row)]
         for key in doomed:
             del stored[key]
         return len(doomed)
