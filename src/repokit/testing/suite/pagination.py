@@ -462,6 +462,43 @@ class TestCursorPagination:
         assert _flags(page) == (True, True)
 
     @pytest.mark.asyncio
+    async def test_no_previous_page_once_the_only_entity_behind_the_cursor_is_purged(
+        self, repokit_db: Database, tenant: str
+    ) -> None:
+        repo: Repo = Repository(repokit_db, items)
+        scope = TenantScope(tenant)
+        first, second = [Item(ItemId(uuid.uuid4()), tenant, f"n{s}", score=s) for s in (1, 2)]
+        await repo.batch_create([first, second], scope=scope)
+        query: dict[str, Any] = {"orders": [c.score.asc()], "scope": scope}
+        page = await repo.search(pagination=CursorPagination(first=1), **query)
+        assert page.items == [first]
+        await repo.purge(first.id, scope=scope)
+        after = await repo.search(
+            pagination=CursorPagination(first=1, after=page.end_cursor), **query
+        )
+        assert after.items == [second]
+        assert _flags(after) == (False, False)
+
+    @pytest.mark.asyncio
+    async def test_no_previous_page_once_the_cursor_entity_moves_past_the_cursor(
+        self, repokit_db: Database, tenant: str
+    ) -> None:
+        # The cursor's own entity still exists but now sorts after the cursor:
+        # it is no longer behind it, and nothing else is.
+        repo: Repo = Repository(repokit_db, items)
+        scope = TenantScope(tenant)
+        first, second = [Item(ItemId(uuid.uuid4()), tenant, f"n{s}", score=s) for s in (1, 2)]
+        await repo.batch_create([first, second], scope=scope)
+        query: dict[str, Any] = {"orders": [c.score.asc()], "scope": scope}
+        page = await repo.search(pagination=CursorPagination(first=1), **query)
+        moved = await repo.update(first.id, {"score": 3}, scope=scope)
+        after = await repo.search(
+            pagination=CursorPagination(first=2, after=page.end_cursor), **query
+        )
+        assert after.items == [second, moved]
+        assert _flags(after) == (False, False)
+
+    @pytest.mark.asyncio
     async def test_a_before_cursor_still_works_once_its_entity_is_purged(
         self, repokit_db: Database, tenant: str
     ) -> None:
