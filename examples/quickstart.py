@@ -239,14 +239,16 @@ async def main(url: str) -> None:
             f"globex {await repo.count(scope=globex)}"
         )
 
-        # several repositories (here: two calls) in one transaction
-        async with db.begin_session() as session:
-            one = await repo.create(new_project("globex", "Zeus", "hal", 1), session=session)
-            await repo.update(
-                one.id,
-                ProjectUpdate(description=TriState.update("same transaction")),
-                session=session,
-            )
+        # several repositories (here: two calls) in one transaction, re-run on a
+        # transient conflict with a concurrent writer
+        async for attempt in db.transaction():
+            async with attempt as session:
+                one = await repo.create(new_project("globex", "Zeus", "hal", 1), session=session)
+                await repo.update(
+                    one.id,
+                    ProjectUpdate(description=TriState.update("same transaction")),
+                    session=session,
+                )
         print("committed two writes in one transaction")
 
 

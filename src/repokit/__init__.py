@@ -3,12 +3,27 @@
 The same repositories and scopes run on PostgreSQL, SQLite and MongoDB,
 chosen when the :class:`Database` is constructed; one contract suite
 (:mod:`repokit.testing`) proves every backend behaves identically.
+
+The behaviour is specified in the project's contract, ``docs/contract.md``
+in the source repository; docstrings cite its sections as "CONTRACT §n".
 """
 
 from repokit.backend import Backend, BackendSession, Select
 from repokit.capabilities import Capabilities
-from repokit.conditions import FALSE, TRUE, Column, Condition, Order, and_, not_, or_
-from repokit.database import Database, Session
+from repokit.conditions import (
+    FALSE,
+    MAX_CONDITION_DEPTH,
+    TRUE,
+    Column,
+    Condition,
+    Order,
+    and_,
+    not_,
+    or_,
+)
+from repokit.cursors import MAX_CURSOR_LENGTH
+from repokit.database import Attempt, Database, Session, Transaction
+from repokit.drift import Remedy, SchemaAction, SchemaChange
 from repokit.errors import (
     BackendNotInstalled,
     BackendUnavailable,
@@ -21,15 +36,25 @@ from repokit.errors import (
     InvalidTableDefinition,
     InvalidValue,
     RepositoryError,
+    SchemaDrift,
     ScopeViolation,
+    TableNotFound,
     TransactionAborted,
     TransactionConflict,
     UnsupportedOperation,
 )
-from repokit.pagination import CursorPagination, OffsetPagination, Page, Pagination
+from repokit.pagination import (
+    MAX_OFFSET,
+    MAX_PAGE_SIZE,
+    CursorPagination,
+    OffsetPagination,
+    Page,
+    Pagination,
+)
 from repokit.registry import register_backend
 from repokit.repository import Repository
 from repokit.scope import GlobalScope, ScopeArg, SearchScope
+from repokit.sizes import MAX_ENTITY_BYTES
 from repokit.states import OptionalState, TriState, UpdaterSpec
 from repokit.tables import Index, StatusMarker, Table, TimestampMarker, Unique
 from repokit.types import MaxLength, Numeric
@@ -49,7 +74,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "FALSE",
+    "MAX_CONDITION_DEPTH",
+    "MAX_CURSOR_LENGTH",
+    "MAX_ENTITY_BYTES",
+    "MAX_OFFSET",
+    "MAX_PAGE_SIZE",
     "TRUE",
+    "Attempt",
     "Backend",
     "BackendNotInstalled",
     "BackendSession",
@@ -84,8 +115,12 @@ __all__ = [
     "Pagination",
     "Purger",
     "Querier",
+    "Remedy",
     "Repository",
     "RepositoryError",
+    "SchemaAction",
+    "SchemaChange",
+    "SchemaDrift",
     "ScopeArg",
     "ScopeViolation",
     "SearchScope",
@@ -93,7 +128,9 @@ __all__ = [
     "Session",
     "StatusMarker",
     "Table",
+    "TableNotFound",
     "TimestampMarker",
+    "Transaction",
     "TransactionAborted",
     "TransactionConflict",
     "TriState",

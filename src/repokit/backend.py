@@ -21,6 +21,9 @@ from typing import Any, Self
 
 from repokit.capabilities import Capabilities
 from repokit.conditions import Condition, Order, and_
+from repokit.drift import SchemaChange
+from repokit.errors import UnsupportedOperation
+from repokit.observability import Endpoint
 from repokit.tables import Row, Table
 
 __all__ = ["Backend", "BackendSession", "Select", "Window"]
@@ -171,6 +174,8 @@ class Backend(ABC):
     """
 
     capabilities: Capabilities = Capabilities()
+    #: The database this backend reaches, as logs and spans name it (:mod:`repokit.observability`).
+    endpoint: Endpoint = Endpoint()
 
     @classmethod
     @abstractmethod
@@ -184,6 +189,39 @@ class Backend(ABC):
     @abstractmethod
     async def drop_tables(self, tables: Sequence[Table[Any]]) -> None:
         """Drop the tables and everything in them (missing ones are ignored)."""
+
+    async def schema_changes(self, tables: Sequence[Table[Any]]) -> list[SchemaChange]:
+        """How the stored schema differs from *tables*' declarations; changes nothing.
+
+        Every difference is one :class:`~repokit.drift.SchemaChange` with the
+        remedy this backend offers: ``CREATE`` for what :meth:`create_tables`
+        creates (a missing table), ``RECONCILE`` for what
+        :meth:`reconcile_tables` applies, ``MIGRATION`` for what it cannot.
+        Only indexes repokit owns are compared (:mod:`repokit.drift`).
+        ``Database.create_tables`` calls this first and raises ``SchemaDrift``
+        for what it may not apply. The default reports nothing: a backend that
+        cannot look at its stored schema keeps the old behaviour (existing
+        tables are left as they are).
+        """
+        return []
+
+    async def reconcile_tables(
+        self, tables: Sequence[Table[Any]], changes: Sequence[SchemaChange]
+    ) -> None:
+        """Apply *changes*, the ``RECONCILE`` ones :meth:`schema_changes` reported for *tables*.
+
+        Runs before :meth:`create_tables`, which then creates whatever is
+        missing (so replacing an index may drop it here and leave its
+        re-creation to :meth:`create_tables`).
+
+        Raises:
+            UnsupportedOperation: the default, for a backend that reports no
+                ``RECONCILE`` changes (it should never be asked).
+        """
+        if changes:
+            raise UnsupportedOperation(
+                f"{type(self).__name__} cannot apply schema changes: {changes[0]}"
+            )
 
     @abstractmethod
     async def open_session(self, *, read_only: bool) -> BackendSession:

@@ -30,18 +30,19 @@ Backends therefore translate only :class:`Const`, :class:`Compare`,
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
-from repokit.errors import InvalidQuery
+from repokit.errors import InvalidQuery, clip, excerpt
 from repokit.types import FieldType, Kind
 from repokit.values import Rejected, converter, floor_datetime
 
 __all__ = [
     "FALSE",
+    "MAX_CONDITION_DEPTH",
     "TRUE",
     "And",
     "Column",
@@ -116,7 +117,10 @@ class Const(Condition):
         return "TRUE" if self.value else "FALSE"
 
 
+#: True for every entity (``and_()`` of nothing). A batch write over every entity in
+#: its scope says so with ``conditions=[TRUE]``; an empty list of conditions is refused.
 TRUE = Const(True)
+#: True for no entity (``or_()`` of nothing, ``f.in_([])``).
 FALSE = Const(False)
 
 
@@ -172,11 +176,35 @@ class Match(Condition):
         yield self.table, self.field
 
 
+#: How deeply ``and_`` / ``or_`` / ``not_`` may nest (CONTRACT §13): every interpreter
+#: walks the tree recursively, and a hostile filter must fail with ``InvalidQuery``, not
+#: with a ``RecursionError`` deep inside a backend.
+MAX_CONDITION_DEPTH = 64
+
+
+def _depth(condition: Condition) -> int:
+    return getattr(condition, "depth", 0)
+
+
+def _nested(node: Condition, children: Iterable[Condition]) -> None:
+    depth = 1 + max(map(_depth, children), default=0)
+    if depth > MAX_CONDITION_DEPTH:
+        raise InvalidQuery(
+            f"a condition nested {depth} levels deep: at most {MAX_CONDITION_DEPTH} are allowed"
+        )
+    object.__setattr__(node, "depth", depth)
+
+
 @dataclass(frozen=True, slots=True)
 class And(Condition):
     """All of ``items`` (two or more)."""
 
     items: tuple[Condition, ...]
+    #: How deeply the tree under this node nests (leaves count 0).
+    depth: int = field(default=1, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _nested(self, self.items)
 
     def fields(self) -> Iterator[tuple[str, str]]:
         for item in self.items:
@@ -188,6 +216,10 @@ class Or(Condition):
     """Any of ``items`` (two or more)."""
 
     items: tuple[Condition, ...]
+    depth: int = field(default=1, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _nested(self, self.items)
 
     def fields(self) -> Iterator[tuple[str, str]]:
         for item in self.items:
@@ -199,6 +231,10 @@ class Not(Condition):
     """The exact complement of ``item``."""
 
     item: Condition
+    depth: int = field(default=1, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _nested(self, (self.item,))
 
     def fields(self) -> Iterator[tuple[str, str]]:
         return self.item.fields()
@@ -206,7 +242,7 @@ class Not(Condition):
 
 def _check(condition: Any) -> Condition:
     if not isinstance(condition, Condition):
-        raise InvalidQuery(f"expected a condition, got {condition!r}")
+        raise InvalidQuery(f"expected a condition, got {excerpt(condition)}")
     return condition
 
 
@@ -268,24 +304,27 @@ class Column:
     def __init__(
         self, table: str, entity: str, name: str, ftype: FieldType, shadow: str | None
     ) -> None:
-        self.table = table
-        self.entity = entity
-        self.name = name
-        self.type = ftype
+        self.table: str = table
+        self.entity: str = entity
+        self.name: str = name
+        self.type: FieldType = ftype
         #: The casefolded shadow field when the field is matched ignoring case.
-        self.shadow = shadow
+        self.shadow: str | None = shadow
         # Operands may be longer than max_length: they simply match nothing.
         self._convert = converter(replace(ftype, max_length=None))
 
     def __repr__(self) -> str:
         return f"{self.table}.c.{self.name}"
 
-    __hash__ = object.__hash__
+    # By identity: == builds a condition. Declared, so that checkers need not infer it.
+    __hash__: ClassVar[Callable[[object], int]] = object.__hash__
 
     # -- operands ---------------------------------------------------------------------------
 
     def _fail(self, value: Any, reason: str) -> NoReturn:
-        raise InvalidQuery(f"{self.entity}.{self.name}: invalid operand {value!r}: {reason}")
+        raise InvalidQuery(
+            f"{self.entity}.{self.name}: invalid operand {excerpt(value)}: {clip(reason)}"
+        )
 
     def _operand(self, value: Any) -> Any:
         if value is None:

@@ -8,6 +8,18 @@ another query fail with a clear message. A forged cursor could only choose a
 position inside the caller's own filtered, scoped set: scope and filters are
 always applied by the server-side condition, never taken from a cursor.
 
+Without a configured key (``Database(cursor_key=...)`` or
+``$REPOKIT_CURSOR_KEY``) cursors are signed with :data:`DEFAULT_KEY`, random
+per process: they work across the process's databases but not in another
+process, and nobody outside can mint one.
+
+Decoding is bounded: a cursor longer than :data:`MAX_CURSOR_LENGTH` is
+refused before it is base64-decoded, the MAC is checked before the payload is
+parsed, and anything that goes wrong while parsing it is :class:`InvalidCursor`.
+The encoder never produces a cursor the decoder refuses: a page whose first or
+last entity has sort-key values too long for a cursor raises
+:class:`~repokit.errors.InvalidQuery` naming the field (sort by a shorter field).
+
 Keyset conditions are built here once for every backend: null-safe under the
 ordering of CONTRACT §5 (``None`` smallest), with the primary key as the
 final tie-breaker.
@@ -20,6 +32,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import secrets
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -27,19 +40,25 @@ from typing import Any
 from uuid import UUID
 
 from repokit.conditions import FALSE, Compare, Condition, IsNull, Op, Order, and_, not_, or_
-from repokit.errors import InvalidCursor
+from repokit.errors import InvalidCursor, InvalidQuery, clip
 from repokit.tables import Row, Table
 from repokit.types import FieldType, Kind
 from repokit.values import Rejected, converter
 
-__all__ = ["CursorCodec", "fingerprint", "keyset_after"]
+__all__ = ["DEFAULT_KEY", "MAX_CURSOR_LENGTH", "CursorCodec", "fingerprint", "keyset_after"]
 
 _VERSION = b"\x01"
 _MAC_SIZE = 16
 _FINGERPRINT_SIZE = 12
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-#: The default key: cursors are tamper-evident; set your own key to make them unforgeable.
-DEFAULT_KEY = b"repokit cursor v1"
+#: The key of a codec built without one: random, generated once per process, so cursors
+#: work across every Database of the process and cannot be minted outside it. A
+#: deployment of several processes sets its own shared key (``$REPOKIT_CURSOR_KEY``).
+DEFAULT_KEY = secrets.token_bytes(32)
+#: The longest cursor (characters) the codec decodes, and so the longest it encodes.
+#: Ordinary cursors take well under 1,000; this leaves room for about 49,000 ASCII
+#: characters of sort-key values.
+MAX_CURSOR_LENGTH = 65_536
 
 
 def fingerprint(table: Table[Any], where: Condition, orders: Sequence[Order]) -> bytes:
@@ -94,9 +113,9 @@ def _decode(ftype: FieldType, raw: Any) -> Any:  # raw: parsed JSON
         value = date.fromisoformat(raw)
     elif kind is Kind.UUID:
         value = UUID(hex=raw)
-    # The default key is public, so a well-signed cursor may still carry any JSON:
-    # its values obey the value rules like any operand (an int beyond 64 bits, NaN,
-    # a lone surrogate would otherwise reach the database).
+    # Whoever holds the key (a shared deployment key can leak) may sign any JSON: the
+    # values obey the value rules like any operand (an int beyond 64 bits, NaN, a lone
+    # surrogate would otherwise reach the database).
     try:
         return converter(ftype)(value)
     except Rejected as exc:
@@ -122,7 +141,10 @@ class CursorCodec:
         ]
         payload = bound_to + json.dumps(values, separators=(",", ":")).encode()
         token = _VERSION + self._mac(payload) + payload
-        return base64.urlsafe_b64encode(token).decode().rstrip("=")
+        cursor = base64.urlsafe_b64encode(token).decode().rstrip("=")
+        if len(cursor) > MAX_CURSOR_LENGTH:
+            raise _too_long(table, orders, values, len(cursor))
+        return cursor
 
     def decode(
         self, cursor: str, table: Table[Any], orders: Sequence[Order], bound_to: bytes
@@ -130,11 +152,17 @@ class CursorCodec:
         """The sort-key values carried by *cursor*.
 
         Raises:
-            InvalidCursor: malformed, truncated, tampered with, from another
-                version, or from another query, scope or order.
+            InvalidCursor: malformed, truncated, tampered with, longer than
+                :data:`MAX_CURSOR_LENGTH`, from another version, or from
+                another query, scope or order.
         """
         if not isinstance(cursor, str):
             raise InvalidCursor(f"a cursor is a string, got {type(cursor).__name__}")
+        if len(cursor) > MAX_CURSOR_LENGTH:
+            raise InvalidCursor(
+                f"malformed cursor: {len(cursor)} characters, longer than any cursor "
+                f"(MAX_CURSOR_LENGTH is {MAX_CURSOR_LENGTH})"
+            )
         try:
             token = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         except (binascii.Error, ValueError):
@@ -153,6 +181,9 @@ class CursorCodec:
             raise InvalidCursor("cursor was tampered with or truncated")
         if payload[:_FINGERPRINT_SIZE] != bound_to:
             raise InvalidCursor("cursor belongs to another query (filter, scope or order differ)")
+        # Authentic from here on, but the payload is still parsed as untrusted input:
+        # whatever parsing raises (RecursionError for a deeply nested payload, an
+        # enum's own errors, ...) is a malformed cursor.
         try:
             raw = json.loads(payload[_FINGERPRINT_SIZE:])
             if not isinstance(raw, list) or len(raw) != len(orders):
@@ -161,8 +192,25 @@ class CursorCodec:
                 _decode(table.fields[o.field].type, value)
                 for o, value in zip(orders, raw, strict=True)
             ]
+        except RecursionError:
+            raise InvalidCursor("malformed cursor: nested too deeply") from None
         except (ValueError, TypeError, KeyError, InvalidOperation, OverflowError) as exc:
-            raise InvalidCursor(f"malformed cursor: {exc}") from None
+            raise InvalidCursor(f"malformed cursor: {clip(str(exc), 200)}") from None
+        except Exception as exc:
+            raise InvalidCursor(f"malformed cursor: {type(exc).__name__}") from None
+
+
+def _too_long(
+    table: Table[Any], orders: Sequence[Order], values: Sequence[Any], length: int
+) -> InvalidQuery:
+    """The error of a page whose entity's sort-key values do not fit in a cursor."""
+    sizes = [len(json.dumps(value)) for value in values]
+    field = orders[max(range(len(sizes)), key=sizes.__getitem__)].field
+    return InvalidQuery(
+        f"{table.entity_name}.{field}: a sort-key value too long for a cursor (the cursor "
+        f"would take {length} characters; MAX_CURSOR_LENGTH is {MAX_CURSOR_LENGTH}): "
+        "sort by a field with shorter values"
+    )
 
 
 def _beyond(order: Order, value: Any) -> Condition:

@@ -14,26 +14,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from repokit.backend import Backend, BackendSession, Select, Window
 from repokit.capabilities import Capabilities
 from repokit.conditions import Condition
 from repokit.cursors import DEFAULT_KEY, CursorCodec
+from repokit.drift import Remedy, SchemaChange
 from repokit.errors import (
     RepositoryError,
+    SchemaDrift,
     TransactionAborted,
     TransactionConflict,
     UnsupportedOperation,
 )
+from repokit.observability import DATABASE_LOG, Telemetry, log_conflict, log_session_end
 from repokit.registry import backend_for_url
+from repokit.shielding import shielded
 from repokit.tables import Row, Table
 
-__all__ = ["Database", "Session"]
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
+
+__all__ = ["Attempt", "Database", "Session", "Transaction"]
 
 R = TypeVar("R")
 
@@ -46,13 +55,17 @@ class Session:
     committed (CONTRACT §9).
     """
 
-    __slots__ = ("_backend", "_error", "database", "read_only")
+    __slots__ = ("_backend", "_error", "_telemetry", "committed", "database", "read_only")
 
     def __init__(self, database: Database, backend: BackendSession, *, read_only: bool) -> None:
-        self.database = database
-        self.read_only = read_only
+        self.database: Database = database
+        self.read_only: bool = read_only
+        #: Whether the session's transaction committed (CONTRACT §12: a cancellation
+        #: arriving during COMMIT waits for it, so this is always known afterwards).
+        self.committed: bool = False
         self._backend: BackendSession | None = backend
         self._error: BaseException | None = None
+        self._telemetry: Telemetry = database.telemetry
 
     @property
     def backend(self) -> BackendSession:
@@ -77,9 +90,24 @@ class Session:
         if self._error is None:
             self._error = error
 
-    async def run(self, call: Callable[[BackendSession], Awaitable[R]]) -> R:
-        """Run one backend call; any error aborts the transaction."""
+    async def run(
+        self,
+        call: Callable[[BackendSession], Awaitable[R]],
+        operation: str = "call",
+        table: Table[Any] | None = None,
+        where: Condition | None = None,
+        values: Any = None,
+    ) -> R:
+        """Run one backend call; any error aborts the transaction.
+
+        The call is logged and traced when anything listens
+        (:mod:`repokit.observability`), described by *operation* (the SPI
+        method), *table*, *where* and *values* (the rows or values it writes).
+        """
         backend = self.backend
+        telemetry = self._telemetry
+        if telemetry.watching():
+            return await telemetry.observe(self, backend, call, operation, table, where, values)
         try:
             return await call(backend)
         except BaseException as exc:
@@ -89,23 +117,33 @@ class Session:
     # -- the SPI calls, each aborting the transaction when it fails ---------------------------
 
     async def insert(self, table: Table[Any], rows: Sequence[Row]) -> None:
-        await self.run(lambda backend: backend.insert(table, rows))
+        await self.run(lambda backend: backend.insert(table, rows), "insert", table, None, rows)
 
     async def select(self, query: Select) -> list[Row]:
-        return await self.run(lambda backend: backend.select(query))
+        return await self.run(
+            lambda backend: backend.select(query), "select", query.table, query.where
+        )
 
     async def select_page(self, query: Select, *, with_count: bool) -> tuple[list[Row], int | None]:
-        return await self.run(lambda backend: backend.select_page(query, with_count=with_count))
+        return await self.run(
+            lambda backend: backend.select_page(query, with_count=with_count),
+            "select_page",
+            query.table,
+            query.where,
+        )
 
     async def select_window(
         self, query: Select, *, count: Condition | None, probes: Sequence[Condition] = ()
     ) -> Window:
         return await self.run(
-            lambda backend: backend.select_window(query, count=count, probes=probes)
+            lambda backend: backend.select_window(query, count=count, probes=probes),
+            "select_window",
+            query.table,
+            query.where,
         )
 
     async def count(self, table: Table[Any], where: Condition) -> int:
-        return await self.run(lambda backend: backend.count(table, where))
+        return await self.run(lambda backend: backend.count(table, where), "count", table, where)
 
     async def update(
         self,
@@ -116,7 +154,11 @@ class Session:
         increment: Sequence[str] = (),
     ) -> int:
         return await self.run(
-            lambda backend: backend.update(table, where, values, increment=increment)
+            lambda backend: backend.update(table, where, values, increment=increment),
+            "update",
+            table,
+            where,
+            values,
         )
 
     async def update_one(
@@ -128,11 +170,15 @@ class Session:
         increment: Sequence[str] = (),
     ) -> Row | None:
         return await self.run(
-            lambda backend: backend.update_one(table, where, values, increment=increment)
+            lambda backend: backend.update_one(table, where, values, increment=increment),
+            "update_one",
+            table,
+            where,
+            values,
         )
 
     async def delete(self, table: Table[Any], where: Condition) -> int:
-        return await self.run(lambda backend: backend.delete(table, where))
+        return await self.run(lambda backend: backend.delete(table, where), "delete", table, where)
 
     async def _end(self, commit: bool) -> None:
         backend, self._backend = self._backend, None
@@ -147,6 +193,7 @@ class Session:
             with contextlib.suppress(Exception):
                 await backend.rollback()
             raise
+        self.committed = True
 
 
 class Database:
@@ -154,49 +201,140 @@ class Database:
 
     Args:
         backend: the backend to run on.
-        cursor_key: the key that signs pagination cursors. Cursors are
-            tamper-evident with the default key; give every process of a
-            deployment the same secret key to make them unforgeable too.
-            Defaults to ``$REPOKIT_CURSOR_KEY`` when set.
+        cursor_key: the secret key that signs pagination cursors. Defaults to
+            ``$REPOKIT_CURSOR_KEY`` when set, else to a random key generated
+            once per process (:data:`repokit.cursors.DEFAULT_KEY`): cursors then
+            work across every Database of the process, but a cursor from another
+            process (or from before a restart) is an ``InvalidCursor``. A
+            deployment of several processes behind one API must set
+            ``cursor_key`` or ``REPOKIT_CURSOR_KEY`` to the same secret in each.
+        log_values: let the ``repokit.statements`` log records and failed spans
+            carry values: condition operands, the rows and values written, error
+            messages (which may quote them). Off by default: they may hold
+            personal data. See ``docs/observability.md``.
+        tracer_provider: the OpenTelemetry tracer provider spans go to; by
+            default the global one, once the application has set it.
     """
 
-    def __init__(self, backend: Backend, *, cursor_key: bytes | None = None) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        cursor_key: bytes | None = None,
+        log_values: bool = False,
+        tracer_provider: TracerProvider | None = None,
+    ) -> None:
         if not isinstance(backend, Backend):
             raise TypeError(f"expected a repokit Backend, got {backend!r}")
         self.backend = backend
         if cursor_key is None:
             env = os.environ.get("REPOKIT_CURSOR_KEY")
             cursor_key = env.encode() if env else DEFAULT_KEY
-        self.cursors = CursorCodec(cursor_key)
+        self.cursors: CursorCodec = CursorCodec(cursor_key)
+        #: How backend calls are logged and traced (:mod:`repokit.observability`).
+        self.telemetry: Telemetry = Telemetry(
+            backend.endpoint, log_values=log_values, tracer_provider=tracer_provider
+        )
         self._closed = False
 
     @classmethod
-    async def connect(
-        cls, url: str, *, cursor_key: bytes | None = None, **options: Any
-    ) -> Database:
+    def connect(
+        cls,
+        url: str,
+        *,
+        cursor_key: bytes | None = None,
+        log_values: bool = False,
+        tracer_provider: TracerProvider | None = None,
+        **options: Any,
+    ) -> _Connecting[Self]:
         """Connect to the database at *url*; the scheme picks the backend.
+
+        Await it for the database (``db = await Database.connect(url)``), or
+        use it as an async context manager that connects on entry and closes
+        the database on exit (``async with Database.connect(url) as db``).
+        Nothing happens until then.
 
         Args:
             url: e.g. ``sqlite+aiosqlite:///app.db``, ``postgresql+asyncpg://…``,
                 ``mongodb://…/appdb`` or ``memory://``.
             cursor_key: see :class:`Database`.
+            log_values: see :class:`Database`.
+            tracer_provider: see :class:`Database`.
             options: passed to the backend (e.g. engine options).
 
         Raises:
-            BackendNotInstalled: no backend for the scheme (names what to install).
+            BackendNotInstalled: no backend for the scheme, or its driver is
+                missing (names what to install).
             BackendUnavailable: the server cannot be reached.
         """
-        backend_cls = backend_for_url(url)
-        return cls(await backend_cls.connect(url, **options), cursor_key=cursor_key)
+
+        async def connect() -> Self:
+            backend_cls = backend_for_url(url)
+            backend = await backend_cls.connect(url, **options)
+            return cls(
+                backend,
+                cursor_key=cursor_key,
+                log_values=log_values,
+                tracer_provider=tracer_provider,
+            )
+
+        return _Connecting(connect)
 
     @property
     def capabilities(self) -> Capabilities:
         """What the backend can do."""
         return self.backend.capabilities
 
-    async def create_tables(self, *tables: Table[Any]) -> None:
-        """Create *tables* with their indexes and constraints (existing ones are kept)."""
-        await self.backend.create_tables(_tables(tables))
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (the database then refuses new sessions)."""
+        return self._closed
+
+    async def create_tables(
+        self, *tables: Table[Any], reconcile: bool = False
+    ) -> list[SchemaChange]:
+        """Create *tables* with their indexes and constraints; check the existing ones.
+
+        Missing tables are created (on MongoDB, missing indexes too). An
+        existing table whose stored schema differs from its declaration in
+        any other way (an index or unique key added, removed or changed, a
+        column added or removed: :meth:`schema_changes`) raises
+        :class:`~repokit.errors.SchemaDrift` listing the differences, before
+        anything is changed (CONTRACT §16).
+
+        Args:
+            tables: the tables (or collections of tables).
+            reconcile: also apply the changes the backend can make itself
+                (MongoDB: drop and replace the indexes repokit owns). The SQL
+                backends make none: their schema changes are migrations.
+
+        Returns:
+            the changes applied.
+
+        Raises:
+            SchemaDrift: changes this call may not apply; nothing was changed.
+        """
+        flat = _tables(tables)
+        changes = await self.backend.schema_changes(flat)
+        allowed = (Remedy.CREATE, Remedy.RECONCILE) if reconcile else (Remedy.CREATE,)
+        blocked = [change for change in changes if change.remedy not in allowed]
+        if blocked:
+            raise SchemaDrift(blocked)
+        if reconcile:
+            todo = [change for change in changes if change.remedy is Remedy.RECONCILE]
+            if todo:
+                await self.backend.reconcile_tables(flat, todo)
+        await self.backend.create_tables(flat)
+        return changes
+
+    async def schema_changes(self, *tables: Table[Any]) -> list[SchemaChange]:
+        """The dry run of :meth:`create_tables`: every difference, each with its remedy.
+
+        Changes nothing. A :class:`~repokit.drift.SchemaChange` says what
+        differs and what applies it: ``create_tables`` (missing tables),
+        ``create_tables(..., reconcile=True)``, or a migration.
+        """
+        return await self.backend.schema_changes(_tables(tables))
 
     async def drop_tables(self, *tables: Table[Any]) -> None:
         """Drop *tables* and all their data."""
@@ -216,6 +354,32 @@ class Database:
         """A read-only transaction; writes inside it raise ``UnsupportedOperation``."""
         return self._session(read_only=True)
 
+    def transaction(self, *, read_only: bool = False, attempts: int = 5) -> Transaction:
+        """A multi-statement block that is re-run on transient conflicts::
+
+            async for attempt in db.transaction():
+                async with attempt as session:
+                    project = await projects.get(key, session=session)
+                    await projects.update(key, spec, session=session)
+
+        Each attempt is one :meth:`begin_session` block. A block that fails
+        with :class:`~repokit.errors.TransactionConflict` (a serialisation
+        failure, a deadlock, a MongoDB write conflict, a busy SQLite file) is
+        rolled back and run again after a jittered exponential back-off (at
+        most 0.5 s); every other error, and the conflict of the last attempt,
+        propagates, and so does a conflict at COMMIT (the block may have left by
+        ``return``: see :class:`Attempt`; :meth:`run_in_transaction` retries
+        those too). The block may run several times, so it must not have side
+        effects outside the transaction. A bare ``begin_session()`` block can
+        raise ``TransactionConflict`` under contention; this form is the one to
+        use wherever a block writes (CONTRACT §9).
+
+        Args:
+            read_only: attempts are read-only sessions.
+            attempts: how many times the block may run (at least 1).
+        """
+        return Transaction(self, read_only=read_only, attempts=attempts)
+
     async def run_in_transaction(
         self,
         work: Callable[[Session], Awaitable[R]],
@@ -225,25 +389,25 @@ class Database:
     ) -> R:
         """Run ``work(session)`` in a transaction, retrying transient conflicts.
 
-        Only :class:`~repokit.errors.TransactionConflict` (serialisation
-        failures, deadlocks, a busy database, transient transaction errors) is
-        retried, with jittered exponential back-off; every other error, and the
-        last conflict, propagates. *work* may run several times, so it must not
-        have side effects outside the transaction.
+        The same rule as :meth:`transaction`, for a unit of work written as a
+        function: only :class:`~repokit.errors.TransactionConflict` is
+        retried; *work* may run several times, so it must not have side
+        effects outside the transaction.
         """
-        if attempts < 1:
-            raise ValueError("attempts must be at least 1")
+        _check_attempts(attempts)
         for attempt in range(1, attempts + 1):
             try:
                 async with self._session(read_only) as session:
                     return await work(session)
-            except TransactionConflict:
-                if attempt == attempts:
+            except (TransactionConflict, TransactionAborted) as exc:
+                transient = is_transient(exc)
+                if attempt == attempts or not transient:
+                    if transient:
+                        log_conflict(attempt, attempts, exc, None)
                     raise
-            except TransactionAborted as exc:
-                if attempt == attempts or not isinstance(exc.__cause__, TransactionConflict):
-                    raise
-            await asyncio.sleep(random.uniform(0, min(0.5, 0.005 * 2**attempt)))
+                delay = backoff(attempt)
+                log_conflict(attempt, attempts, exc, delay)
+            await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
     async def close(self) -> None:
@@ -264,6 +428,60 @@ class Database:
         await self.close()
 
 
+D = TypeVar("D", bound=Database)
+
+
+class _Connecting(Coroutine[Any, Any, D]):
+    """What :meth:`Database.connect` returns: a coroutine and an async context manager.
+
+    ``await`` it (or hand it to ``asyncio.run``, ``create_task``…) for the
+    database; ``async with`` it to connect on entry and close on exit. The
+    connecting coroutine is made only when awaited or entered, so one used
+    only as a context manager leaves no never-awaited coroutine behind.
+    """
+
+    __slots__ = ("_connect", "_coroutine", "_database")
+
+    def __init__(self, connect: Callable[[], Coroutine[Any, Any, D]]) -> None:
+        self._connect = connect
+        self._coroutine: Coroutine[Any, Any, D] | None = None
+        self._database: D | None = None
+
+    def _started(self) -> Coroutine[Any, Any, D]:
+        if self._coroutine is None:
+            self._coroutine = self._connect()
+        return self._coroutine
+
+    def __await__(self) -> Generator[Any, None, D]:
+        return self._started().__await__()
+
+    def send(self, value: Any) -> Any:
+        return self._started().send(value)
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None, /) -> Any:
+        if val is None and tb is None:
+            return self._started().throw(typ)
+        return self._started().throw(typ, val, tb)  # pragma: no cover - legacy signature
+
+    def close(self) -> None:
+        if self._coroutine is not None:
+            self._coroutine.close()
+
+    async def __aenter__(self) -> D:
+        self._database = await self._connect()
+        return self._database
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        database, self._database = self._database, None
+        if database is not None:
+            await database.close()
+
+
 class _SessionBlock:
     """``async with``: opens a session, then commits it, or rolls it back on any error.
 
@@ -271,12 +489,14 @@ class _SessionBlock:
     every repository call.
     """
 
-    __slots__ = ("_database", "_read_only", "_session")
+    __slots__ = ("_database", "_read_only", "_session", "_started")
 
     def __init__(self, database: Database, read_only: bool) -> None:
         self._database = database
         self._read_only = read_only
         self._session: Session | None = None
+        #: When the session began, if the session log was on then (else 0).
+        self._started = 0.0
 
     async def __aenter__(self) -> Session:
         database = self._database
@@ -284,6 +504,8 @@ class _SessionBlock:
             raise RepositoryError("the database is closed")
         backend = await database.backend.open_session(read_only=self._read_only)
         self._session = Session(database, backend, read_only=self._read_only)
+        if DATABASE_LOG.isEnabledFor(logging.DEBUG):
+            self._started = time.perf_counter()
         return self._session
 
     async def __aexit__(
@@ -292,18 +514,133 @@ class _SessionBlock:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        # The end runs to completion even if the task is cancelled meanwhile (the
+        # cancellation propagates afterwards): nothing is left half-ended (CONTRACT §12).
         session = self._session
         assert session is not None
         if exc is not None:
-            await session._end(commit=False)
+            await shielded(session._end(commit=False))
+            if self._started:
+                log_session_end(session, self._started, exc)
             return
         error = session._error
         if error is not None:
-            await session._end(commit=False)
+            await shielded(session._end(commit=False))
+            if self._started:
+                log_session_end(session, self._started, error)
             raise TransactionAborted(
                 f"the transaction was rolled back because an operation inside it failed: {error!r}"
             ) from error
-        await session._end(commit=not self._read_only)
+        try:
+            await shielded(session._end(commit=not self._read_only))
+        except BaseException as failure:
+            if self._started:
+                log_session_end(session, self._started, failure)
+            raise
+        if self._started:
+            log_session_end(session, self._started, None)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether re-running the transaction that raised *error* may succeed."""
+    if isinstance(error, TransactionConflict):
+        return True
+    return isinstance(error, TransactionAborted) and isinstance(
+        error.__cause__, TransactionConflict
+    )
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait before attempt ``attempt + 1``: jittered, exponential, at most 0.5."""
+    return random.uniform(0, min(0.5, 0.005 * 2**attempt))
+
+
+def _check_attempts(attempts: int) -> None:
+    if not isinstance(attempts, int) or attempts < 1:
+        raise ValueError(f"attempts must be an int of at least 1, got {attempts!r}")
+
+
+class Transaction:
+    """The attempts of :meth:`Database.transaction`: an async iterator of :class:`Attempt` s."""
+
+    __slots__ = ("_attempts", "_database", "_delay", "_done", "_read_only", "_tried")
+
+    def __init__(self, database: Database, *, read_only: bool, attempts: int) -> None:
+        _check_attempts(attempts)
+        self._database = database
+        self._read_only = read_only
+        self._attempts = attempts
+        self._tried = 0
+        self._done = False
+        #: The back-off before the next attempt, chosen when the last one conflicted.
+        self._delay: float | None = None
+
+    def __aiter__(self) -> Self:
+        return self
+
+    def _conflicted(self, error: BaseException, *, retry: bool) -> None:
+        """The current attempt failed with transient *error*; choose the back-off, log it."""
+        self._delay = backoff(self._tried) if retry else None
+        log_conflict(self._tried, self._attempts, error, self._delay)
+
+    async def __anext__(self) -> Attempt:
+        if self._done:
+            raise StopAsyncIteration
+        if self._tried >= self._attempts:
+            # Only reached when an attempt's block was skipped or left without an error.
+            raise StopAsyncIteration
+        if self._tried:
+            delay, self._delay = self._delay, None
+            await asyncio.sleep(backoff(self._tried) if delay is None else delay)
+        self._tried += 1
+        return Attempt(self, last=self._tried == self._attempts)
+
+
+class Attempt:
+    """One run of a :class:`Transaction` block: ``async with attempt as session``.
+
+    Leaving the block normally commits and ends the iteration. A transient
+    conflict *raised out of the block* rolls it back and is swallowed, so the
+    next attempt runs (unless this is the last one). A conflict at COMMIT, or
+    behind an error the block caught itself, propagates instead: the block may
+    have left by ``return`` or ``break``, and Python would then discard a
+    swallowed error with the loop — a lost write reported as done.
+    :meth:`Database.run_in_transaction` retries those too.
+    """
+
+    __slots__ = ("_block", "_last", "_transaction")
+
+    def __init__(self, transaction: Transaction, *, last: bool) -> None:
+        self._transaction = transaction
+        self._last = last
+        self._block = transaction._database._session(transaction._read_only)
+
+    async def __aenter__(self) -> Session:
+        # A conflict while beginning (a SQLite writer turn not free within the busy
+        # timeout) propagates: ``async with`` cannot skip a body whose enter failed.
+        return await self._block.__aenter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        try:
+            await self._block.__aexit__(exc_type, exc, tb)
+        except (TransactionConflict, TransactionAborted) as error:
+            # The block left without an error (maybe by return or break): the
+            # conflict must reach the caller, never be swallowed (see the class).
+            if is_transient(error):
+                self._transaction._conflicted(error, retry=False)
+            raise
+        if exc is None:
+            self._transaction._done = True
+            return False
+        if not is_transient(exc):
+            return False
+        self._transaction._conflicted(exc, retry=not self._last)
+        return not self._last
 
 
 def _tables(tables: Sequence[Any]) -> list[Table[Any]]:

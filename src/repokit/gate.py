@@ -35,30 +35,51 @@ class FairGate:
         self.timeout = timeout
         self.what = what
         # asyncio primitives belong to one event loop; keep one per loop.
-        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Slots] = (
             weakref.WeakKeyDictionary()
         )
+
+    def held(self) -> int:
+        """How many slots are held in the running event loop (diagnostics and tests)."""
+        slots = self._gates.get(asyncio.get_running_loop())
+        return 0 if slots is None else slots.held
 
     async def enter(self) -> Callable[[], None]:
         """Wait for a slot; return the function that gives it back."""
         if self.capacity is None:
             return _nothing
         loop = asyncio.get_running_loop()
-        gate = self._gates.get(loop)
-        if gate is None:
-            gate = self._gates[loop] = asyncio.Semaphore(self.capacity)
+        slots = self._gates.get(loop)
+        if slots is None:
+            slots = self._gates[loop] = _Slots(self.capacity)
+        gate = slots.semaphore
         if not gate.locked():
             await gate.acquire()  # a free slot and nobody waiting: no suspension, no timer
-            return gate.release
-        try:
-            async with asyncio.timeout(self.timeout):
-                await gate.acquire()
-        except TimeoutError:
-            raise BackendUnavailable(
-                f"no free connection in the {self.what} pool of {self.capacity} "
-                f"within {self.timeout} s"
-            ) from None
-        return gate.release
+        else:
+            try:
+                async with asyncio.timeout(self.timeout):
+                    await gate.acquire()
+            except TimeoutError:
+                raise BackendUnavailable(
+                    f"no free connection in the {self.what} pool of {self.capacity} "
+                    f"within {self.timeout} s"
+                ) from None
+        slots.held += 1
+        return slots.leave
+
+
+class _Slots:
+    """One event loop's semaphore and how many of its slots are held."""
+
+    __slots__ = ("held", "semaphore")
+
+    def __init__(self, capacity: int) -> None:
+        self.semaphore = asyncio.Semaphore(capacity)
+        self.held = 0
+
+    def leave(self) -> None:
+        self.held -= 1
+        self.semaphore.release()
 
 
 def _nothing() -> None:

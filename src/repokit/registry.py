@@ -13,7 +13,7 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
-from repokit.errors import BackendNotInstalled
+from repokit.errors import BackendNotInstalled, excerpt
 
 if TYPE_CHECKING:
     from repokit.backend import Backend
@@ -35,6 +35,20 @@ _INSTALL_HINTS = {
 }
 
 
+#: Schemes that name a database repokit runs, with a driver it does not run on (or a
+#: spelling SQLAlchemy no longer accepts): what to write instead.
+_USE_INSTEAD = {
+    "postgres": "postgresql+asyncpg",
+    "postgresql+psycopg": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+    "postgresql+psycopg2cffi": "postgresql+asyncpg",
+    "postgresql+pg8000": "postgresql+asyncpg",
+    "postgresql+psycopg_async": "postgresql+asyncpg",
+    "sqlite+pysqlite": "sqlite+aiosqlite",
+    "sqlite+pysqlcipher": "sqlite+aiosqlite",
+}
+
+
 def register_backend(scheme: str, backend: type[Backend]) -> None:
     """Register *backend* for URL *scheme* in this process (overrides entry points)."""
     _registered[scheme.lower()] = backend
@@ -46,7 +60,7 @@ def scheme_of(url: str) -> str:
     if not sep and url.endswith(":"):
         scheme, sep = url[:-1], ":"
     if not sep or not scheme:
-        raise BackendNotInstalled(f"not a database URL: {url!r} (expected scheme://...)")
+        raise BackendNotInstalled(f"not a database URL: {excerpt(url)} (expected scheme://...)")
     return scheme.lower()
 
 
@@ -71,6 +85,13 @@ def backend_for_url(url: str) -> type[Backend]:
             ) from exc
         _registered[scheme] = loaded
         return loaded  # type: ignore[no-any-return]
+    instead = _USE_INSTEAD.get(scheme)
+    if instead is not None:
+        package = _INSTALL_HINTS[instead]
+        raise BackendNotInstalled(
+            f"no repokit backend for URL scheme {scheme!r}: use {instead}:// instead "
+            f"(installed with {package!r})"
+        )
     hint = _INSTALL_HINTS.get(scheme)
     advice = (
         f"install {hint!r} (pip install '{hint}')" if hint else "install a backend that provides it"

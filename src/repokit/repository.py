@@ -5,9 +5,10 @@ transaction (through the transaction runner, so transient conflicts are
 retried) unless the caller passes ``session=`` to share an outer transaction
 between several repositories::
 
-    async with db.begin_session() as session:
-        project = await projects.create(new_project, session=session)
-        await members.create(owner, session=session)
+    async for attempt in db.transaction():
+        async with attempt as session:
+            project = await projects.create(new_project, session=session)
+            await members.create(owner, session=session)
 
 Domain repositories can subclass it, or compose the base utilities
 (:mod:`repokit.utilities`) directly.
@@ -50,12 +51,15 @@ class Repository(Generic[T, ID]):
 
     Args:
         database: where the entities live.
-        table: the entity's table.
+        table: the entity's table. A table declared with ``key_type=`` carries
+            its key type: ``Repository(db, projects)`` is then a
+            ``Repository[Project, UUID]``, and annotating it
+            ``Repository[Project, int]`` is a type error.
     """
 
-    def __init__(self, database: Database, table: Table[T]) -> None:
-        self.database = database
-        self.table = table
+    def __init__(self, database: Database, table: Table[T, ID]) -> None:
+        self.database: Database = database
+        self.table: Table[T, ID] = table
         self.creator: Creator[T] = Creator(table)
         self.querier: Querier[T] = Querier(table)
         self.batch_querier: BatchQuerier[T] = BatchQuerier(table)
@@ -109,6 +113,7 @@ class Repository(Generic[T, ID]):
     ) -> Page[T]:
         """A page of matching entities (see :meth:`BatchQuerier.search`)."""
         orders = tuple(orders)
+        conditions = _conditions(conditions)
         return await self._read(
             session,
             lambda s: self.batch_querier.search(
@@ -131,6 +136,7 @@ class Repository(Generic[T, ID]):
         session: Session | None = None,
     ) -> int:
         """The number of matching entities (see :meth:`BatchQuerier.count`)."""
+        conditions = _conditions(conditions)
         return await self._read(
             session,
             lambda s: self.batch_querier.count(
@@ -195,6 +201,7 @@ class Repository(Generic[T, ID]):
     ) -> int:
         """Update many entities, all or none (see :meth:`BatchUpdater.batch_update`)."""
         keys = _materialise(ids)
+        conditions = _conditions(conditions)
         return await self._write(
             session,
             lambda s: self.batch_updater.batch_update(
@@ -212,6 +219,7 @@ class Repository(Generic[T, ID]):
     ) -> int:
         """Soft-delete many entities, all or none (see :meth:`Deleter.batch_delete`)."""
         keys = _materialise(ids)
+        conditions = _conditions(conditions)
         return await self._write(
             session,
             lambda s: self.deleter.batch_delete(s, ids=keys, conditions=conditions, scope=scope),
@@ -227,6 +235,7 @@ class Repository(Generic[T, ID]):
     ) -> int:
         """Remove many entities for good, all or none (see :meth:`BatchPurger.batch_purge`)."""
         keys = _materialise(ids)
+        conditions = _conditions(conditions)
         return await self._write(
             session,
             lambda s: self.batch_purger.batch_purge(
@@ -240,3 +249,11 @@ def _materialise(ids: Iterable[Any] | None) -> list[Any] | None:
     if ids is None or isinstance(ids, str | bytes):
         return ids  # type: ignore[return-value]
     return list(ids)
+
+
+def _conditions(conditions: Conditions) -> Conditions:
+    # The same for conditions: an exhausted generator would turn into an empty list,
+    # which filters nothing in a read and is refused by a batch write.
+    if conditions is None or isinstance(conditions, Condition):
+        return conditions
+    return tuple(conditions)

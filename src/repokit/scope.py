@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from repokit.conditions import TRUE, Condition, or_
-from repokit.errors import InvalidQuery
+from repokit.errors import InvalidQuery, excerpt
 
 __all__ = ["GlobalScope", "ScopeArg", "SearchScope", "scope_condition"]
 
@@ -46,6 +46,8 @@ class GlobalScope(SearchScope):
         return TRUE
 
 
+#: What ``scope=`` takes: one scope, several (an entity in any of them), or ``None``
+#: (unscoped). An empty list of scopes is refused (CONTRACT §6).
 ScopeArg: TypeAlias = SearchScope | Sequence[SearchScope] | None
 
 
@@ -67,9 +69,11 @@ def scope_condition(scope: ScopeArg, table: Any) -> Condition | None:
     conditions = []
     for item in scopes:
         if not isinstance(item, SearchScope):
-            raise InvalidQuery(f"expected a SearchScope, got {item!r}")
+            raise InvalidQuery(f"expected a SearchScope, got {excerpt(item)}")
         condition = item.to_condition()
         if not isinstance(condition, Condition):
-            raise InvalidQuery(f"{item!r}.to_condition() returned {condition!r}, not a condition")
+            raise InvalidQuery(
+                f"{excerpt(item)}.to_condition() returned {excerpt(condition)}, not a condition"
+            )
         conditions.append(table.check_condition(condition))
     return or_(*conditions)

@@ -11,11 +11,19 @@ from __future__ import annotations
 import dataclasses
 import enum
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, Never, TypeVar, cast
+
+from repokit.errors import excerpt
 
 __all__ = ["OptionalState", "TriState", "UpdaterSpec"]
 
-T = TypeVar("T")
+# Covariant: a state only hands its value out, so ``OptionalState.nop()`` (an
+# ``OptionalState[Never]``) fits a field of any ``OptionalState[X]``, and the
+# constructors are static methods with their own type variable: a type checker
+# infers ``TriState.update(3)`` as ``TriState[int]`` instead of binding the
+# class's parameter to Unknown when the class is used without arguments.
+T_co = TypeVar("T_co", covariant=True)
+V = TypeVar("V")
 
 
 class _Action(enum.Enum):
@@ -25,63 +33,63 @@ class _Action(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class OptionalState(Generic[T]):
+class OptionalState(Generic[T_co]):
     """Set a field to a value, or leave it as it is."""
 
     _action: _Action
-    _value: T | None = None
+    _value: T_co | None = None
 
-    @classmethod
-    def update(cls, value: T) -> OptionalState[T]:
+    @staticmethod
+    def update(value: V) -> OptionalState[V]:
         """Set the field to *value*."""
-        return cls(_Action.UPDATE, value)
+        return OptionalState(_Action.UPDATE, value)
 
-    @classmethod
-    def nop(cls) -> OptionalState[T]:
+    @staticmethod
+    def nop() -> OptionalState[Never]:
         """Leave the field as it is."""
-        return cls(_Action.NOP)
+        return OptionalState(_Action.NOP)
 
     @property
     def is_nop(self) -> bool:
         return self._action is _Action.NOP
 
-    def value(self) -> T:
+    def value(self) -> T_co:
         """The value to set; ``ValueError`` for a no-op."""
         if self._action is _Action.NOP:
             raise ValueError("a no-op state has no value")
-        return cast(T, self._value)
+        return cast(T_co, self._value)
 
     def __repr__(self) -> str:
         return "OptionalState.nop()" if self.is_nop else f"OptionalState.update({self._value!r})"
 
 
 @dataclass(frozen=True, slots=True)
-class TriState(Generic[T]):
+class TriState(Generic[T_co]):
     """Set a field to a value, set it to null, or leave it as it is."""
 
     _action: _Action
-    _value: T | None = None
+    _value: T_co | None = None
 
-    @classmethod
-    def update(cls, value: T) -> TriState[T]:
+    @staticmethod
+    def update(value: V) -> TriState[V]:
         """Set the field to *value*."""
-        return cls(_Action.UPDATE, value)
+        return TriState(_Action.UPDATE, value)
 
-    @classmethod
-    def nullify(cls) -> TriState[T]:
+    @staticmethod
+    def nullify() -> TriState[Never]:
         """Set the field to null."""
-        return cls(_Action.NULLIFY)
+        return TriState(_Action.NULLIFY)
 
-    @classmethod
-    def nop(cls) -> TriState[T]:
+    @staticmethod
+    def nop() -> TriState[Never]:
         """Leave the field as it is."""
-        return cls(_Action.NOP)
+        return TriState(_Action.NOP)
 
     @property
     def is_nop(self) -> bool:
         return self._action is _Action.NOP
 
-    def value(self) -> T | None:
+    def value(self) -> T_co | None:
         """The value to set (``None`` for nullify); ``ValueError`` for a no-op."""
         if self._action is _Action.NOP:
             raise ValueError("a no-op state has no value")
@@ -113,7 +121,7 @@ class UpdaterSpec:
             if not isinstance(state, OptionalState | TriState):
                 raise TypeError(
                     f"{type(self).__name__}.{f.name} must be an OptionalState or TriState, "
-                    f"got {state!r}"
+                    f"got {excerpt(state)}"
                 )
             if not state.is_nop:
                 out[f.name] = state.value()

@@ -10,6 +10,8 @@ The table also owns the conversion between entities and *rows*: plain
 ``dict`` s of storage-normal values (:mod:`repokit.values`) keyed by field
 name, which is all a backend ever sees. Rows include the casefolded shadow of
 every ignore-case field, so backends store and index it like any other field.
+A row (or the values of an update) whose estimated stored size exceeds
+:data:`~repokit.sizes.MAX_ENTITY_BYTES` is refused here, before any I/O.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from repokit.conditions import FALSE, TRUE, Column, Compare, Condition, In, Op, not_
 from repokit.errors import (
@@ -32,7 +34,9 @@ from repokit.errors import (
     InvalidTableDefinition,
     InvalidValue,
     UnsupportedOperation,
+    excerpt,
 )
+from repokit.sizes import EntitySize
 from repokit.types import FieldType, Kind, parse_annotation
 from repokit.values import Rejected, converter, floor_datetime
 
@@ -49,6 +53,15 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+if TYPE_CHECKING:
+    # A default (PEP 696) so that ``Table[Project]`` still means ``Table[Project, Any]``
+    # to a type checker; typing_extensions is only read by the checker (its stubs ship
+    # with every checker), never imported at run time, where Table pads the arguments.
+    from typing_extensions import TypeVar as _TypeVarWithDefault
+
+    ID = _TypeVarWithDefault("ID", default=Any)
+else:
+    ID = TypeVar("ID")
 Row = dict[str, Any]
 #: How one declared field is written: (name, converter, nullable, casefolded shadow or None).
 _Writer = tuple[str, Callable[[Any], Any], bool, str | None]
@@ -126,13 +139,13 @@ class Columns:
         # AttributeError so that copy, pickle and hasattr() keep working.
         if name.startswith("_"):
             raise AttributeError(name)
-        raise InvalidQuery(f"{self._table} has no field {name!r}")
+        raise InvalidQuery(f"{self._table} has no field {excerpt(name)}")
 
     def __getitem__(self, name: str) -> Column:
         try:
             return self._columns[name]
         except KeyError:
-            raise InvalidQuery(f"{self._table} has no field {name!r}") from None
+            raise InvalidQuery(f"{self._table} has no field {excerpt(name)}") from None
 
     def __iter__(self) -> typing.Iterator[Column]:
         return iter(self._columns.values())
@@ -146,13 +159,20 @@ def _constraint_name(prefix: str, table: str, fields: Sequence[str]) -> str:
     return f"{name[:49]}_{digest}"
 
 
-class Table(Generic[T]):
-    """The schema of one entity type.
+class Table(Generic[T, ID]):
+    """The schema of one entity type, ``Table[Entity, KeyType]``.
 
     Args:
         entity: a frozen dataclass whose annotated fields are the stored fields.
         name: the table / collection name (letters, digits, underscores).
         primary_key: the field that identifies an entity; never null.
+        key_type: the primary key's annotation (``UUID``, ``int``, a ``NewType``,
+            or the type a ``NewType`` in it stands for), checked here. Optional: it
+            tells a type checker the key type, so that ``Table(Project, ...,
+            key_type=UUID)`` is a ``Table[Project, UUID]`` and a
+            ``Repository[Project, int]`` over it is a type error. Without it the
+            key type is ``Any``. (pyright infers ``Any`` from a ``NewType``: annotate
+            such a table, ``projects: Table[Project, ProjectId] = Table(...)``.)
         unique: unique keys, as tuples of field names or :class:`Unique`.
         indexes: indexes, as tuples of field names or :class:`Index`.
         soft_delete: a :class:`StatusMarker` or :class:`TimestampMarker`, or
@@ -177,13 +197,14 @@ class Table(Generic[T]):
         soft_delete: StatusMarker | TimestampMarker | None = None,
         ignore_case: Iterable[str] = (),
         version: str | None = None,
+        key_type: type[ID] | Callable[[Any], ID] | None = None,
     ) -> None:
         ename = getattr(entity, "__name__", repr(entity))
-        self.entity = entity
-        self.entity_name = ename
+        self.entity: type[T] = entity
+        self.entity_name: str = ename
         if not isinstance(name, str) or not _NAME.match(name):
             raise InvalidTableDefinition(f"{ename}: invalid table name {name!r}")
-        self.name = name
+        self.name: str = name
         declared = self._declared_types(entity, ename)
 
         if primary_key not in declared:
@@ -191,7 +212,9 @@ class Table(Generic[T]):
         pk_type = declared[primary_key]
         if pk_type.nullable or pk_type.kind in (Kind.JSON, Kind.FLOAT):
             raise self._fail(primary_key, "the primary key must be a non-null, non-float scalar")
-        self.primary_key = primary_key
+        self.primary_key: str = primary_key
+        if key_type is not None:
+            self._check_key_type(entity, primary_key, key_type)
 
         for what, names in (("unique", unique), ("indexes", indexes), ("ignore_case", ignore_case)):
             if isinstance(names, str):
@@ -219,11 +242,13 @@ class Table(Generic[T]):
                 raise self._fail(version, "the version field is not a field")
             if vtype.kind is not Kind.INT or vtype.nullable:
                 raise self._fail(version, "the version field must be a non-null int")
-        self.version = version
+        self.version: str | None = version
 
-        self.soft_delete = self._check_marker(soft_delete, declared)
+        self.soft_delete: StatusMarker | TimestampMarker | None = self._check_marker(
+            soft_delete, declared
+        )
         self._live: Condition | None = None  # built on first use (it needs self.c)
-        self.c = Columns(
+        self.c: Columns = Columns(
             name,
             {
                 n: Column(name, ename, n, f.type, self.shadows.get(n))
@@ -242,6 +267,11 @@ class Table(Generic[T]):
             n for n, f in fields.items() if n in keyed and f.type.kind is Kind.STR
         )
         self._converters = {n: converter(f.type) for n, f in fields.items()}
+        #: The entity-size check (:mod:`repokit.sizes`) of this table's rows.
+        self.entity_size: EntitySize = EntitySize(
+            ename, ((n, f.type, f.shadow_of) for n, f in fields.items())
+        )
+        self._check_row_size = self.entity_size.check_row
         # Compiled once so that writing and reading a row does no per-field lookups.
         self._writers: dict[str, _Writer] = {
             n: (n, self._converters[n], declared[n].nullable, self.shadows.get(n))
@@ -257,10 +287,40 @@ class Table(Generic[T]):
         self._field_values = _item_reader(self.declared)
         self._positional = _takes_fields_positionally(entity, self.declared)
 
+    if not TYPE_CHECKING:
+
+        def __class_getitem__(cls, params):
+            # ``Table[Project]`` (the form from before the key type) keeps working at run
+            # time: the key type is Any, as the TypeVar's default says to type checkers.
+            if cls is Table and not isinstance(params, tuple):
+                params = (params, Any)
+            return super().__class_getitem__(params)
+
     # -- definition checks ------------------------------------------------------------------
 
     def _fail(self, field: str, why: str) -> InvalidTableDefinition:
         return InvalidTableDefinition(f"{self.entity_name}.{field}: {why}")
+
+    def _check_key_type(self, entity: type[Any], primary_key: str, key_type: Any) -> None:
+        # What a type checker takes on trust (the key type of Table[T, ID]) is checked
+        # against the annotation, so that the Repository[T, ID] built on it is sound.
+        hint = typing.get_type_hints(entity, include_extras=True)[primary_key]
+        accepted = [hint]
+        for _ in range(16):  # Annotated and NewType, in any nesting
+            if typing.get_origin(hint) is typing.Annotated:
+                hint = hint.__origin__
+            elif isinstance(hint, typing.NewType):
+                hint = hint.__supertype__
+            else:
+                break
+            accepted.append(hint)
+        if not any(key_type is t for t in accepted):
+            names = " or ".join(getattr(t, "__name__", repr(t)) for t in accepted)
+            raise self._fail(
+                primary_key,
+                f"key_type={getattr(key_type, '__name__', repr(key_type))} does not match "
+                f"the primary key's annotation: use key_type={names}",
+            )
 
     @staticmethod
     def _declared_types(entity: type[Any], ename: str) -> dict[str, FieldType]:
@@ -412,17 +472,30 @@ class Table(Generic[T]):
             raise InvalidValue(self.entity_name, field, value, str(exc)) from None
 
     def normalize_values(self, values: Mapping[str, Any]) -> Row:
-        """Validate and normalise a partial set of declared values, adding shadows."""
-        return self._row(map(self._writer, values), values.values())  # lazily, in order
+        """Validate and normalise a partial set of declared values, adding shadows.
+
+        Raises:
+            InvalidQuery: an unknown field.
+            InvalidValue: a value breaks the value rules, or the values together
+                exceed :data:`~repokit.sizes.MAX_ENTITY_BYTES`.
+        """
+        row = self._row(map(self._writer, values), values.values())  # lazily, in order
+        self.entity_size.check_values(row)
+        return row
 
     def _writer(self, field: str) -> _Writer:
         writer = self._writers.get(field)
         if writer is None:
-            raise InvalidQuery(f"{self.entity_name} has no field {field!r}")
+            raise InvalidQuery(f"{self.entity_name} has no field {excerpt(field)}")
         return writer
 
     def to_row(self, entity: T) -> Row:
-        """Validate an entity and return its storage-normal row (shadows included)."""
+        """Validate an entity and return its storage-normal row (shadows included).
+
+        Raises:
+            InvalidValue: not an entity of this table, a value breaks the value
+                rules, or the entity exceeds :data:`~repokit.sizes.MAX_ENTITY_BYTES`.
+        """
         if type(entity) is not self.entity:
             raise InvalidValue(
                 self.entity_name,
@@ -430,7 +503,9 @@ class Table(Generic[T]):
                 entity,
                 f"expected a {self.entity_name}, got {type(entity).__name__}",
             )
-        return self._row(self._write_plan, self._attributes(entity))
+        row = self._row(self._write_plan, self._attributes(entity))
+        self._check_row_size(row)
+        return row
 
     def _row(self, writers: Iterable[_Writer], values: Iterable[Any]) -> Row:
         """The normal row of *values*, each by its field's writer, each shadow after its field.

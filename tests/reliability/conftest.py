@@ -51,3 +51,28 @@ async def db(reliability_harness: Harness) -> AsyncIterator[Database]:
         yield database
     finally:
         await database.close()
+
+
+@pytest.fixture(params=("memory", *BACKENDS))
+def every_harness(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Harness:
+    """The reference backend too, for rules where it must agree (a fresh SQLite file each)."""
+    if request.param == "memory":
+        return Harness(url="memory://")
+    if request.param == "sqlite":
+        folder = tmp_path_factory.mktemp("every")
+        return Harness(url=f"sqlite+aiosqlite:///{folder / 'every.db'}")
+    fixture = {"postgres": "postgres_url", "mongodb": "mongodb_url"}[str(request.param)]
+    return Harness(url=request.getfixturevalue(fixture))
+
+
+@pytest_asyncio.fixture
+async def every_db(every_harness: Harness) -> AsyncIterator[Database]:
+    """An open database on memory, SQLite, PostgreSQL or MongoDB, with the suite's tables."""
+    database = await every_harness.open()
+    try:
+        await prepare_tables(every_harness, database)
+        yield database
+    finally:
+        await database.close()

@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from benchmarks.servers import asyncpg_url, with_database
+from repokit.testing.servers import asyncpg_url, with_database
 
 __all__ = ["ControlledMongo", "ControlledPostgres", "free_port"]
 

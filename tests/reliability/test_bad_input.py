@@ -6,10 +6,17 @@ leave the tenant's entities exactly as they were. *Literal* cases (SQL
 metacharacters, quotes, regex and LIKE wildcards, ``$``-strings, operator-
 looking JSON, huge strings and id lists) are valid input: they must be
 stored and matched as plain data, touching nothing else.
+
+Hostile sizes and depths (JSON nested 10,000 deep, values whose ``repr``
+fails, entities over ``MAX_ENTITY_BYTES``, pages over ``MAX_PAGE_SIZE`` /
+``MAX_OFFSET``, cursors over ``MAX_CURSOR_LENGTH`` or nested 100,000 deep)
+are rejected like any other bad input, with a bounded message; input at the
+limits is served.
 """
 
 from __future__ import annotations
 
+import base64
 import math
 import random
 import uuid
@@ -23,6 +30,10 @@ import pytest
 import pytest_asyncio
 
 from repokit import (
+    MAX_CURSOR_LENGTH,
+    MAX_ENTITY_BYTES,
+    MAX_OFFSET,
+    MAX_PAGE_SIZE,
     TRUE,
     CursorPagination,
     Database,
@@ -36,6 +47,7 @@ from repokit import (
     Table,
     TimestampMarker,
 )
+from repokit.cursors import CursorCodec
 from repokit.testing.schema import (
     Item,
     ItemId,
@@ -126,6 +138,61 @@ def _deep(levels: int) -> dict[str, Any]:
 
 
 NAIVE = datetime(2024, 1, 1, 12, 0)
+
+
+class RaisingRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+class RecursingRepr:
+    def __repr__(self) -> str:
+        return repr(self)
+
+
+def _batch(*changes: dict[str, Any]) -> Run:
+    return lambda c: c.repo.batch_create([c.item(**values) for values in changes], scope=c.scope)
+
+
+def _token(cursor: str) -> bytes:
+    return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+
+
+def _cursor(token: bytes) -> str:
+    return base64.urlsafe_b64encode(token).decode().rstrip("=")
+
+
+def _forged(payload: Callable[[bytes], bytes], codec: CursorCodec | None = None) -> Run:
+    """A search after a cursor carrying ``payload(fingerprint)``, signed with *codec*'s key.
+
+    Without *codec* the cursor is signed with the database's own key, as if
+    that key had leaked: the payload is then parsed, and must still fail cleanly.
+    """
+
+    async def run(c: Context) -> Any:
+        genuine = await c.repo.search(scope=c.scope, pagination=CursorPagination(first=1))
+        assert genuine.end_cursor is not None
+        data = payload(_token(genuine.end_cursor)[17:29])
+        signer = codec or c.db.cursors
+        cursor = _cursor(b"\x01" + signer._mac(data) + data)
+        return await c.repo.search(
+            scope=c.scope, pagination=CursorPagination(first=1, after=cursor)
+        )
+
+    return run
+
+
+def _nested_payload(levels: int) -> Callable[[bytes], bytes]:
+    return lambda bound: bound + b"[" * levels + b"]" * levels
+
+
+def _page(**arguments: Any) -> Run:
+    make = OffsetPagination if {"limit", "offset"} & set(arguments) else CursorPagination
+    return lambda c: c.repo.search(scope=c.scope, pagination=make(**arguments))
+
+
+OLD_PUBLIC_KEY = CursorCodec(b"repokit cursor v1")
+OVER = "x" * (MAX_ENTITY_BYTES + 1)
 
 REJECTED = [
     # operator injection and hostile field names
@@ -331,6 +398,104 @@ REJECTED = [
         _search(pagination=CursorPagination(first=1, after="")),
         "cursor",
     ),
+    # hostile sizes and depths: a repokit error with a bounded message, before any I/O
+    Rejected("JSON nested 10,000 levels deep", InvalidValue, _create(data=_deep(10_000)), "deeper"),
+    Rejected(
+        "JSON nested 10,000 levels deep in an update",
+        InvalidValue,
+        _update({"data": _deep(10_000)}),
+        "deeper",
+    ),
+    Rejected("a value whose repr raises", InvalidValue, _create(code=RaisingRepr()), "code"),
+    Rejected("a value whose repr recurses", InvalidValue, _create(code=RecursingRepr()), "code"),
+    Rejected(
+        "an operand whose repr raises",
+        InvalidQuery,
+        _where(lambda: items.c.score == RaisingRepr()),
+        "score",
+    ),
+    Rejected("an int of 10,001 digits", InvalidValue, _create(score=10**10_000), "64-bit"),
+    Rejected(
+        "an int of 10,001 digits as an operand",
+        InvalidQuery,
+        _where(lambda: items.c.score < 10**10_000),
+        "64-bit",
+    ),
+    Rejected(
+        "an entity over MAX_ENTITY_BYTES",
+        InvalidValue,
+        _create(data={"text": OVER}),
+        "MAX_ENTITY_BYTES",
+    ),
+    Rejected(
+        "a JSON array of small ints over MAX_ENTITY_BYTES (as stored, not as text)",
+        InvalidValue,
+        _create(data={"n": [1] * 600_000}),
+        "MAX_ENTITY_BYTES",
+    ),
+    Rejected(
+        "an update over MAX_ENTITY_BYTES",
+        InvalidValue,
+        _update({"data": {"text": OVER}}),
+        "MAX_ENTITY_BYTES",
+    ),
+    Rejected(
+        "a batch with one entity over MAX_ENTITY_BYTES",
+        InvalidValue,
+        _batch({}, {"data": {"text": OVER}}, {}),
+        "MAX_ENTITY_BYTES",
+    ),
+    Rejected(
+        "a batch update over MAX_ENTITY_BYTES",
+        InvalidValue,
+        lambda c: c.repo.batch_update({"data": {"text": OVER}}, conditions=[TRUE], scope=c.scope),
+        "MAX_ENTITY_BYTES",
+    ),
+    *(
+        Rejected(f"{argument} of {shown}", InvalidQuery, _page(**{argument: size}), argument)
+        for argument in ("limit", "first", "last")
+        for size, shown in (
+            (MAX_PAGE_SIZE + 1, "MAX_PAGE_SIZE + 1"),
+            (2**31, "2**31"),
+            (2**63, "2**63"),
+        )
+    ),
+    *(
+        Rejected(f"offset of {shown}", InvalidQuery, _page(limit=1, offset=size), "offset")
+        for size, shown in ((MAX_OFFSET + 1, "MAX_OFFSET + 1"), (2**31, "2**31"), (2**63, "2**63"))
+    ),
+    Rejected(
+        "a cursor over MAX_CURSOR_LENGTH",
+        InvalidCursor,
+        _search(pagination=CursorPagination(first=1, after="A" * (MAX_CURSOR_LENGTH + 1))),
+        "MAX_CURSOR_LENGTH",
+    ),
+    Rejected(
+        "random bytes as a cursor",
+        InvalidCursor,
+        _search(
+            pagination=CursorPagination(last=1, before=_cursor(random.Random(1).randbytes(999)))
+        ),
+        "cursor",
+    ),
+    Rejected(
+        "a cursor minted with the old public key",
+        InvalidCursor,
+        _forged(lambda bound: bound + b'["00000000000000000000000000000000"]', OLD_PUBLIC_KEY),
+        "tampered",
+    ),
+    Rejected(
+        "a signed cursor nested 100,000 deep",
+        InvalidCursor,
+        _forged(_nested_payload(100_000)),
+        "MAX_CURSOR_LENGTH",
+    ),
+    Rejected(
+        "a signed cursor nested 10,000 deep",
+        InvalidCursor,
+        _forged(_nested_payload(10_000)),
+        "nested too deeply",
+    ),
 ]
 
 
@@ -344,6 +509,7 @@ async def test_bad_input_raises_a_clear_error_and_writes_nothing(
         await case.run(ctx)
     message = str(raised.value)
     assert case.mentions in message, f"the message does not mention {case.mentions!r}: {message}"
+    assert len(message) < 1500, f"an unbounded message: {message[:300]}..."
     assert await ctx.snapshot() == before
 
 
@@ -476,6 +642,132 @@ async def test_a_key_too_large_for_an_index_is_stored_or_refused_cleanly(db: Dat
     else:
         assert "too large for a key or index" in str(refused)
         assert await repo.count(scope=TenantScope(tenant), deleted=Deleted.INCLUDE) == 0
+
+
+# -- the limits: served up to them ---------------------------------------------------------------
+
+
+def _note_of_size(size: int, tenant: str) -> Note:
+    """A note whose estimated stored size (repokit.sizes) is exactly *size* bytes."""
+    empty = Note(new_note_id(), tenant, "")
+    return replace(empty, body="b" * (size - notes.entity_size.measure(notes.to_row(empty))))
+
+
+@pytest.mark.asyncio
+async def test_an_entity_at_the_size_limit_is_stored_and_read_back_identically(
+    db: Database,
+) -> None:
+    repo: Repository[Note, int] = Repository(db, notes)
+    tenant = new_tenant()
+    scope = TenantScope(tenant, notes)
+    note = _note_of_size(MAX_ENTITY_BYTES, tenant)
+    assert await repo.create(note, scope=scope) == note
+    assert await repo.get(note.id, scope=scope) == note
+    with pytest.raises(InvalidValue, match=r"Note\.body: .*\(MAX_ENTITY_BYTES\)"):
+        await repo.create(_note_of_size(MAX_ENTITY_BYTES + 1, tenant), scope=scope)
+    assert await repo.count(scope=scope, deleted=Deleted.INCLUDE) == 1
+
+
+@pytest.mark.asyncio
+async def test_json_at_the_size_limit_as_stored_is_stored_and_read_back(ctx: Context) -> None:
+    # An array of small ints: about eight times larger in BSON than as JSON text.
+    probe = ctx.item(data={"n": []})
+    room = MAX_ENTITY_BYTES - items.entity_size.measure(items.to_row(probe))
+    count = room // 16  # an element below index 10**6: 1 type byte, 6 + 1 key bytes, 8
+    item = replace(probe, data={"n": [7] * count})
+    assert items.entity_size.measure(items.to_row(item)) <= MAX_ENTITY_BYTES
+    await ctx.repo.create(item, scope=ctx.scope)
+    assert await ctx.repo.get(item.id, scope=ctx.scope) == item
+
+
+@pytest.mark.asyncio
+async def test_pages_of_the_maximum_size_and_offset_are_served(ctx: Context) -> None:
+    everything = sorted(ctx.seeded, key=lambda e: e.id)
+    for pagination in (
+        OffsetPagination(MAX_PAGE_SIZE),
+        CursorPagination(first=MAX_PAGE_SIZE),
+        CursorPagination(last=MAX_PAGE_SIZE),
+    ):
+        page = await ctx.repo.search(
+            scope=ctx.scope, orders=[items.c.id.asc()], pagination=pagination
+        )
+        assert page.items == everything
+        assert not page.has_next_page
+        assert not page.has_previous_page
+    far = await ctx.repo.search(
+        scope=ctx.scope, pagination=OffsetPagination(MAX_PAGE_SIZE, MAX_OFFSET)
+    )
+    assert far.items == []
+    assert far.has_previous_page
+
+
+@pytest.mark.asyncio
+async def test_a_sort_value_too_long_for_a_cursor_is_refused_and_shorter_ones_walk(
+    db: Database,
+) -> None:
+    repo: Repository[Note, int] = Repository(db, notes)
+    tenant = new_tenant()
+    scope = TenantScope(tenant, notes)
+    long_ones = [Note(new_note_id(), tenant, char * 40_000) for char in "abc"]
+    await repo.batch_create(long_ones, scope=scope)
+    seen: list[Note] = []
+    after: str | None = None
+    while True:  # every cursor of 40,000-character sort values decodes
+        page = await repo.search(
+            scope=scope,
+            orders=[notes.c.body.asc()],
+            pagination=CursorPagination(first=1, after=after),
+        )
+        seen += page.items
+        if not page.has_next_page:
+            break
+        after = page.end_cursor
+    assert seen == long_ones
+    await repo.create(Note(new_note_id(), tenant, "d" * MAX_CURSOR_LENGTH), scope=scope)
+    with pytest.raises(InvalidQuery, match=r"Note\.body: a sort-key value too long for a cursor"):
+        await repo.search(
+            scope=scope, orders=[notes.c.body.desc()], pagination=CursorPagination(first=2)
+        )
+    # An offset page needs no cursor: it is served, the cursor that does not fit left out.
+    page = await repo.search(scope=scope, orders=[notes.c.body.desc()])
+    assert len(page.items) == 4
+    assert page.start_cursor is None
+    assert page.end_cursor is not None
+
+
+@dataclass(frozen=True)
+class Blob:
+    id: uuid.UUID
+    a: str = ""
+    b: str = ""
+    c: str = ""
+
+
+blobs = Table(Blob, "rel_blobs", primary_key="id")
+
+
+@pytest.mark.asyncio
+async def test_an_entity_grown_past_the_database_limit_by_updates_is_stored_or_refused_cleanly(
+    db: Database, with_tables: Callable[..., Awaitable[None]]
+) -> None:
+    # Each write is within MAX_ENTITY_BYTES; together they pass MongoDB's 16 MiB, which
+    # the backend maps to InvalidValue. The other backends store the row.
+    await with_tables(db, blobs)
+    repo: Repository[Blob, uuid.UUID] = Repository(db, blobs)
+    part = "z" * (MAX_ENTITY_BYTES - 1000)
+    blob = await repo.create(Blob(uuid.uuid4(), a=part))
+    await repo.update(blob.id, {"b": part})
+    refused: InvalidValue | None = None
+    try:
+        await repo.update(blob.id, {"c": part})
+    except InvalidValue as exc:
+        refused = exc
+    if refused is None:
+        assert await repo.get(blob.id) == Blob(blob.id, a=part, b=part, c=part)
+    else:
+        assert "too large" in str(refused)
+        assert len(str(refused)) < 1500
+        assert await repo.get(blob.id) == Blob(blob.id, a=part, b=part)
 
 
 # -- id lists --------------------------------------------------------------------------------

@@ -5,10 +5,11 @@ random bytes and random text, and takes genuine cursors of other queries
 (another scope, filter, order or soft-delete view). Every one must raise
 :class:`~repokit.InvalidCursor`, in both directions, on every backend.
 
-Cursors signed with the default key are tamper-evident, not unforgeable:
-anyone can sign a payload. Forged payloads (random JSON as the sort-key
-values, correctly signed) must either raise ``InvalidCursor`` or start a page
-inside the caller's own scope and filter, never raise anything else.
+Whoever holds the signing key can sign any payload. The default key is
+random per process, so the tests read it (as if a deployment's key had
+leaked): forged payloads (random JSON as the sort-key values, correctly
+signed) must either raise ``InvalidCursor`` or start a page inside the
+caller's own scope and filter, never raise anything else.
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ def test_cursors_of_other_queries_raise_invalid_cursor(runner: SuiteRunner) -> N
 
 
 def _forge(genuine: str, values: list[Any]) -> str:
-    """A cursor for the genuine one's query, carrying *values*, signed with the default key."""
+    """A cursor for the genuine one's query, carrying *values*, signed with the process's key."""
     token = base64.urlsafe_b64decode(genuine + "=" * (-len(genuine) % 4))
     fingerprint = token[17:29]
     payload = fingerprint + json.dumps(values, separators=(",", ":")).encode()

@@ -1,1 +1,1 @@
-"""Session-scoped test servers, started by the tests themselves (DESIGN.md, "Test servers")."""
+"""Session-scoped test servers, started by the tests themselves (README.md, "Two commands")."""

@@ -9,6 +9,7 @@ import pytest
 
 from repokit.conditions import (
     FALSE,
+    MAX_CONDITION_DEPTH,
     TRUE,
     And,
     Compare,
@@ -474,3 +475,74 @@ def test_negating_a_non_condition_is_an_invalid_query() -> None:
 
 def test_conditions_are_immutable_values() -> None:
     assert hash(c.score == 1) == hash(c.score == 1)
+
+
+# -- hostile operands: a bounded InvalidQuery ------------------------------------------------------
+
+
+class _Unprintable:
+    def __repr__(self) -> str:
+        raise RuntimeError("unprintable")
+
+
+def _nested(levels: int) -> Any:
+    value: Any = {}
+    for _ in range(levels):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    "operand",
+    [_nested(10_000), _Unprintable(), 10**10_000, "x" * 10**6],
+    ids=["deep JSON", "repr raises", "huge int", "huge str"],
+)
+def test_a_hostile_operand_is_an_invalid_query_with_a_bounded_message(operand: Any) -> None:
+    with pytest.raises(InvalidQuery, match=r"Item\.score: invalid operand") as raised:
+        items.c.score == operand  # noqa: B015
+    assert len(str(raised.value)) < 600
+
+
+def test_a_deep_json_operand_of_a_json_field_is_an_invalid_query() -> None:
+    with pytest.raises(InvalidQuery, match="only be tested for null") as raised:
+        items.c.data == _nested(10_000)  # noqa: B015
+    assert len(str(raised.value)) < 600
+
+
+class TestNestingDepth:
+    """A hostile filter nests and_/or_/not_ arbitrarily deep: bounded (CONTRACT §13)."""
+
+    def test_nesting_up_to_the_limit_is_accepted(self) -> None:
+        condition: Condition = items.c.score == 0
+        for level in range(MAX_CONDITION_DEPTH):
+            other = items.c.score == level + 1
+            condition = (condition | other) if level % 2 else (condition & other)
+        assert isinstance(condition, And | Or)
+        assert condition.depth == MAX_CONDITION_DEPTH
+
+    def test_deeper_nesting_is_invalid_query_not_recursion_error(self) -> None:
+        def build() -> Condition:
+            condition: Condition = items.c.score == 0
+            for level in range(5_000):
+                other = items.c.score == level + 1
+                condition = (condition | other) if level % 2 else (condition & other)
+            return condition
+
+        with pytest.raises(InvalidQuery, match="nested 65 levels"):
+            build()
+
+    def test_not_counts_as_a_level(self) -> None:
+        def build() -> Condition:
+            condition: Condition = items.c.score == 0
+            for level in range(200):
+                condition = ~(condition & (items.c.score == level))
+            return condition
+
+        with pytest.raises(InvalidQuery, match="nested"):
+            build()
+
+    def test_depth_is_not_part_of_equality(self) -> None:
+        a = (items.c.score == 1) & (items.c.score == 2)
+        b = (items.c.score == 1) & (items.c.score == 2)
+        assert a == b
+        assert hash(a) == hash(b)

@@ -1,9 +1,15 @@
 """The cursor codec: opaque, versioned, bound to its query; anything else is InvalidCursor."""
 
 import base64
+import enum
+import json
+import random
 import re
 import string
+import subprocess
+import sys
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,9 +19,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from repokit.conditions import TRUE, Order
-from repokit.cursors import CursorCodec, fingerprint, sort_values
-from repokit.errors import InvalidCursor
-from repokit.tables import Row
+from repokit.cursors import DEFAULT_KEY, MAX_CURSOR_LENGTH, CursorCodec, fingerprint, sort_values
+from repokit.errors import InvalidCursor, InvalidQuery
+from repokit.tables import Row, Table
 from repokit.testing.schema import Item, ItemId, Level, Status, items, notes
 
 c = items.c
@@ -289,3 +295,122 @@ def test_the_fingerprint_changes_with_table_filter_and_order(
     table: Any, where: Any, orders: tuple[Order, ...]
 ) -> None:
     assert fingerprint(table, where, orders) != BOUND
+
+
+# -- hostile cursors: any size, any depth, any key ----------------------------------------------
+
+
+def signed(payload: bytes, codec: CursorCodec = CODEC) -> str:
+    """A cursor carrying *payload* (fingerprint + JSON), correctly signed by *codec*."""
+    return as_cursor(b"\x01" + codec._mac(payload) + payload)
+
+
+def test_a_signed_payload_nested_100_000_deep_is_an_invalid_cursor() -> None:
+    cursor = signed(BOUND + b"[" * 100_000 + b"]" * 100_000)
+    with pytest.raises(InvalidCursor, match="MAX_CURSOR_LENGTH"):
+        decode(cursor)
+
+
+def test_a_signed_payload_nested_deeper_than_python_recurses_is_an_invalid_cursor() -> None:
+    cursor = signed(BOUND + b"[" * 10_000 + b"]" * 10_000)
+    assert len(cursor) <= MAX_CURSOR_LENGTH
+    with pytest.raises(InvalidCursor, match="nested too deeply"):
+        decode(cursor)
+
+
+def test_a_cursor_longer_than_the_maximum_is_refused_before_it_is_decoded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def fail(*_: Any) -> bytes:
+        raise AssertionError("decoded")
+
+    monkeypatch.setattr(base64, "urlsafe_b64decode", fail)
+    with pytest.raises(InvalidCursor, match=f"MAX_CURSOR_LENGTH is {MAX_CURSOR_LENGTH}"):
+        decode("A" * (MAX_CURSOR_LENGTH + 1))
+
+
+def test_the_payload_is_not_parsed_before_the_signature_is_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def fail(*_: Any) -> Any:
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr(json, "loads", fail)
+    forged = signed(BOUND + b"[" * 10_000, CursorCodec(b"someone else's key"))
+    with pytest.raises(InvalidCursor, match="tampered"):
+        decode(forged)
+
+
+def test_a_cursor_minted_with_the_old_public_key_is_refused() -> None:
+    # Before 0.1 the default key was the constant b"repokit cursor v1": anyone could sign.
+    minted = CursorCodec(b"repokit cursor v1").encode(items, ALL_KINDS, BOUND, ROW)
+    with pytest.raises(InvalidCursor, match="tampered"):
+        decode(minted)
+
+
+@pytest.mark.parametrize("size", [1, 17, 1000, MAX_CURSOR_LENGTH * 3 // 4])
+def test_random_bytes_of_any_size_are_an_invalid_cursor(size: int) -> None:
+    token = random.Random(size).randbytes(size)
+    with pytest.raises(InvalidCursor):
+        decode(as_cursor(token))
+    with pytest.raises(InvalidCursor):
+        decode(as_cursor(b"\x01" + token))
+
+
+class Touchy(enum.Enum):
+    A = "a"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Any:
+        raise RuntimeError(f"no member {value!r}")
+
+
+@dataclass(frozen=True)
+class Held:
+    id: int
+    touchy: Touchy
+
+
+held = Table(Held, "cu_held", primary_key="id")
+
+
+def test_an_enum_that_raises_anything_while_decoding_is_an_invalid_cursor() -> None:
+    orders = (held.c.touchy.asc(), held.c.id.asc())
+    bound = fingerprint(held, TRUE, orders)
+    cursor = CODEC.encode(held, orders, bound, {"id": 1, "touchy": "zzz"})
+    with pytest.raises(InvalidCursor, match="malformed"):
+        CODEC.decode(cursor, held, orders, bound)
+
+
+def test_the_default_key_is_random_per_process_and_shared_within_it() -> None:
+    assert DEFAULT_KEY != b"repokit cursor v1"
+    assert len(DEFAULT_KEY) == 32
+    cursor = CursorCodec().encode(items, ALL_KINDS, BOUND, ROW)
+    assert CursorCodec().decode(cursor, items, ALL_KINDS, BOUND) == decode(cursor)
+    other = subprocess.run(
+        [sys.executable, "-c", "from repokit.cursors import DEFAULT_KEY; print(DEFAULT_KEY.hex())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert other.stdout.strip() != DEFAULT_KEY.hex()
+
+
+def test_a_sort_value_too_long_for_a_cursor_is_an_invalid_query_naming_the_field() -> None:
+    orders = (notes.c.body.asc(), notes.c.id.asc())
+    bound = fingerprint(notes, TRUE, orders)
+    with pytest.raises(InvalidQuery, match=r"Note\.body: a sort-key value too long for a cursor"):
+        CODEC.encode(notes, orders, bound, {"id": 1, "body": "x" * MAX_CURSOR_LENGTH})
+
+
+@given(st.integers(0, MAX_CURSOR_LENGTH), st.sampled_from('x"\\é😀\x01'))
+def test_whatever_the_encoder_produces_decodes(length: int, char: str) -> None:
+    orders = (notes.c.body.asc(), notes.c.id.asc())
+    bound = fingerprint(notes, TRUE, orders)
+    row = {"id": 1, "body": char * length}
+    try:
+        cursor = CODEC.encode(notes, orders, bound, row)
+    except InvalidQuery:
+        return
+    assert len(cursor) <= MAX_CURSOR_LENGTH
+    assert CODEC.decode(cursor, notes, orders, bound) == [row["body"], 1]

@@ -1,6 +1,8 @@
 """The error tree (CONTRACT §8): one hierarchy, builtin bases, payloads and messages."""
 
 import uuid
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -21,6 +23,7 @@ from repokit.errors import (
     TransactionAborted,
     TransactionConflict,
     UnsupportedOperation,
+    excerpt,
 )
 
 CLASSES = [getattr(errors, name) for name in errors.__all__]
@@ -144,3 +147,94 @@ def test_invalid_value_shortens_a_long_value_in_its_message_only() -> None:
 def test_errors_can_be_caught_by_their_builtin() -> None:
     with pytest.raises(LookupError):
         raise EntityNotFound("Item", 1)
+
+
+def test_table_not_found_is_an_invalid_query_naming_the_table_and_the_remedy() -> None:
+    error = errors.TableNotFound("rk_things")
+    assert isinstance(error, InvalidQuery)
+    assert error.table == "rk_things"
+    assert str(error) == (
+        "table 'rk_things' does not exist: create it first with Database.create_tables"
+    )
+
+
+# -- messages show a bounded excerpt of any value -------------------------------------------------
+
+
+def _deep(levels: int) -> Any:
+    value: Any = {}
+    for _ in range(levels):
+        value = {"a": [value]}
+    return value
+
+
+class RaisingRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr for you")
+
+
+class RecursingRepr:
+    def __repr__(self) -> str:
+        return repr(self)
+
+
+class LyingClass:
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        raise RuntimeError("no class either")
+
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+@dataclass(frozen=True)
+class Holder:
+    id: int
+    data: Any
+
+
+HOSTILE_VALUES = [
+    pytest.param(_deep(10_000), id="JSON nested 10,000 deep"),
+    pytest.param(RaisingRepr(), id="repr raises"),
+    pytest.param(RecursingRepr(), id="repr recurses"),
+    pytest.param(LyingClass(), id="__class__ raises"),
+    pytest.param(10**10_000, id="an int of 10,001 digits"),
+    pytest.param("x" * 10**6, id="a string of a million characters"),
+    pytest.param(list(range(10**6)), id="a list of a million items"),
+    pytest.param({object(): 1, 2: object(), "k": [1] * 1000}, id="unorderable keys"),
+    pytest.param(Holder(1, _deep(10_000)), id="an entity holding deep JSON"),
+    pytest.param(b"\xff" * 10**5, id="bytes"),
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
+def test_an_excerpt_of_any_value_is_bounded_and_never_raises(value: Any) -> None:
+    shown = excerpt(value)
+    assert isinstance(shown, str)
+    assert len(shown) <= 200
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
+def test_errors_carrying_any_value_have_bounded_messages(value: Any) -> None:
+    for error in (
+        InvalidValue("Item", "data", value, "bad"),
+        EntityNotFound("Item", value),
+        ScopeViolation("Item", value),
+        ConcurrentModification("Item", value, expected_version=1, actual_version=2),
+    ):
+        assert len(str(error)) < 500
+    assert InvalidValue("Item", "data", value, "bad").value is value
+
+
+def test_an_excerpt_shows_the_start_of_a_value() -> None:
+    assert excerpt({"name": "acme", "tags": ["a", "b"]}) == "{'name': 'acme', 'tags': ['a', 'b']}"
+    assert excerpt(uuid.UUID(int=5)) == repr(uuid.UUID(int=5))
+    assert excerpt(Holder(1, "x")) == "Holder(id=1, data='x')"
+    assert excerpt(RaisingRepr()).startswith("<RaisingRepr")
+    assert excerpt(10**10_000) == "<int of 33220 bits>"
+
+
+def test_long_details_are_clipped() -> None:
+    assert len(str(EntityAlreadyExists("Item", ("id",), "d" * 10**6))) < 1200
+    assert len(str(IntegrityViolation("Item", "d" * 10**6))) < 1200
+    assert len(str(InvalidValue("Item", "x", 1, "r" * 10**6))) < 1500

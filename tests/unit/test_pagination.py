@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from repokit.errors import InvalidQuery
-from repokit.pagination import CursorPagination, OffsetPagination, Page
+from repokit.pagination import MAX_OFFSET, MAX_PAGE_SIZE, CursorPagination, OffsetPagination, Page
 
 
 def test_offset_pagination_defaults_to_offset_zero() -> None:
@@ -90,3 +90,53 @@ def test_a_page_holds_its_items_and_flags() -> None:
         False,
         True,
     )
+
+
+# -- one upper bound on every backend ------------------------------------------------------------
+
+
+def test_the_limits_are_exported_and_documented_values() -> None:
+    assert (MAX_PAGE_SIZE, MAX_OFFSET) == (10_000, 1_000_000_000)
+
+
+def test_a_page_of_the_maximum_size_at_the_maximum_offset_is_accepted() -> None:
+    assert OffsetPagination(MAX_PAGE_SIZE, MAX_OFFSET).limit == MAX_PAGE_SIZE
+    assert CursorPagination(first=MAX_PAGE_SIZE).first == MAX_PAGE_SIZE
+    assert CursorPagination(last=MAX_PAGE_SIZE, before="c").last == MAX_PAGE_SIZE
+
+
+TOO_BIG = [MAX_PAGE_SIZE + 1, 2**31, 2**63, 10**5000]
+
+
+@pytest.mark.parametrize("size", TOO_BIG, ids=["max+1", "2**31", "2**63", "10**5000"])
+@pytest.mark.parametrize("argument", ["limit", "first", "last"])
+def test_a_page_larger_than_the_maximum_is_an_invalid_query_naming_it(
+    argument: str, size: int
+) -> None:
+    make = OffsetPagination if argument == "limit" else CursorPagination
+    with pytest.raises(InvalidQuery, match=f"{argument} must be at most 10000") as raised:
+        make(**{argument: size})
+    message = str(raised.value)
+    assert "MAX_PAGE_SIZE" in message
+    assert len(message) < 300
+    if size < 2**64:
+        assert str(size) in message
+
+
+@pytest.mark.parametrize(
+    "offset",
+    [MAX_OFFSET + 1, 2**31 * 1000, 2**63, 10**5000],
+    ids=["max+1", "2**31*1000", "2**63", "10**5000"],
+)
+def test_an_offset_beyond_the_maximum_is_an_invalid_query_naming_it(offset: int) -> None:
+    with pytest.raises(InvalidQuery, match=r"offset must be at most 1000000000 \(MAX_OFFSET\)"):
+        OffsetPagination(limit=1, offset=offset)
+
+
+def test_a_page_size_whose_repr_raises_is_still_an_invalid_query() -> None:
+    class Odd:
+        def __repr__(self) -> str:
+            raise RuntimeError("no")
+
+    with pytest.raises(InvalidQuery, match="limit must be an integer"):
+        OffsetPagination(limit=Odd())  # type: ignore[arg-type]

@@ -116,3 +116,26 @@ def test_any_entry_point_in_the_group_provides_its_scheme(monkeypatch: pytest.Mo
     entry = EntryPoint(name="other", value="repokit.memory:MemoryBackend", group=ENTRY_POINT_GROUP)
     without_entry_points(monkeypatch, entry)
     assert backend_for_url("other://x") is MemoryBackend
+
+
+@pytest.mark.parametrize(
+    ("url", "instead", "package"),
+    [
+        ("postgres://user@host/db", "postgresql+asyncpg://", "repokit[postgres]"),
+        ("postgresql+psycopg://user@host/db", "postgresql+asyncpg://", "repokit[postgres]"),
+        ("postgresql+psycopg2://user@host/db", "postgresql+asyncpg://", "repokit[postgres]"),
+        ("sqlite+pysqlite:///app.db", "sqlite+aiosqlite://", "repokit[sqlite]"),
+    ],
+)
+def test_a_scheme_with_a_driver_repokit_does_not_run_on_says_what_to_use_instead(
+    url: str, instead: str, package: str
+) -> None:
+    with pytest.raises(BackendNotInstalled) as caught:
+        backend_for_url(url)
+    assert f"use {instead} instead" in str(caught.value)
+    assert package in str(caught.value)
+
+
+def test_a_backend_registered_for_postgres_wins_over_the_advice() -> None:
+    register_backend("postgres", FakeBackend)
+    assert backend_for_url("postgres://host/db") is FakeBackend

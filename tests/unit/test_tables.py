@@ -646,3 +646,60 @@ def test_normalize_values_checks_values_in_the_order_given() -> None:
         doc_table().normalize_values({"rev": "x", "nope": 1})
     with pytest.raises(InvalidQuery):
         doc_table().normalize_values({"nope": 1, "rev": "x"})
+
+
+# -- hostile values: a bounded InvalidValue, whatever the value's size or depth ------------------
+
+
+def _nested(levels: int) -> Any:
+    value: Any = []
+    for _ in range(levels):
+        value = {"a": value}
+    return value
+
+
+class _Unprintable:
+    def __repr__(self) -> str:
+        raise RuntimeError("unprintable")
+
+
+class _Recursive:
+    def __repr__(self) -> str:
+        return f"<{self!r}>"
+
+
+@pytest.mark.parametrize("levels", [65, 1_000, 10_000, 100_000])
+def test_json_nested_too_deep_is_an_invalid_value_with_a_bounded_message(levels: int) -> None:
+    entity = Item(ItemId(uuid.uuid4()), "t", "n", data=_nested(levels))
+    with pytest.raises(InvalidValue, match="deeper than 64") as raised:
+        items.to_row(entity)
+    assert raised.value.field == "data"
+    assert len(str(raised.value)) < 600
+    with pytest.raises(InvalidValue, match="deeper than 64") as raised:
+        items.normalize_values({"data": _nested(levels)})
+    assert len(str(raised.value)) < 600
+
+
+@pytest.mark.parametrize("value", [_Unprintable(), _Recursive()], ids=["raises", "recurses"])
+def test_a_value_whose_repr_fails_is_an_invalid_value(value: Any) -> None:
+    with pytest.raises(InvalidValue, match=r"Item\.name: invalid value <_") as raised:
+        items.to_row(Item(ItemId(uuid.uuid4()), "t", value))
+    assert len(str(raised.value)) < 600
+    with pytest.raises(InvalidValue, match=r"Item\.data: invalid value \{'k': <_"):
+        items.normalize_values({"data": {"k": value}})
+
+
+def test_an_entity_of_the_wrong_type_with_a_deep_field_is_an_invalid_value() -> None:
+    @dataclass(frozen=True)
+    class Other:
+        data: Any
+
+    with pytest.raises(InvalidValue, match="expected a Item, got Other") as raised:
+        items.to_row(Other(_nested(10_000)))  # type: ignore[arg-type]
+    assert len(str(raised.value)) < 600
+
+
+def test_an_unknown_field_name_of_a_million_characters_is_named_briefly() -> None:
+    with pytest.raises(InvalidQuery, match="has no field") as raised:
+        items.normalize_values({"x" * 10**6: 1})
+    assert len(str(raised.value)) < 400

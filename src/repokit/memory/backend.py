@@ -10,13 +10,23 @@ from typing import Any, Self
 from repokit.backend import Backend, BackendSession, Select
 from repokit.capabilities import Capabilities
 from repokit.conditions import Condition
+from repokit.drift import (
+    IndexSpec,
+    Remedy,
+    SchemaAction,
+    SchemaChange,
+    column_changes,
+    index_changes,
+)
 from repokit.errors import (
     EntityAlreadyExists,
-    InvalidQuery,
+    TableNotFound,
     TransactionConflict,
     UnsupportedOperation,
+    excerpt,
 )
 from repokit.evaluate import evaluate, predicate, sort_rows
+from repokit.observability import Endpoint
 from repokit.tables import Row, Table
 
 __all__ = ["MemoryBackend", "MemorySession"]
@@ -33,13 +43,14 @@ class _Store:
     def __init__(self) -> None:
         self.tables: dict[str, Rows] = {}
         self.schemas: dict[str, Table[Any]] = {}
-        self.writer = asyncio.Lock()
+        self.writer: asyncio.Lock = asyncio.Lock()
 
 
 class MemoryBackend(Backend):
     """The reference backend; ``memory://`` gives a fresh, empty database."""
 
-    capabilities = Capabilities(persistent=False, max_ids_per_statement=1_000)
+    capabilities: Capabilities = Capabilities(persistent=False, max_ids_per_statement=1_000)
+    endpoint: Endpoint = Endpoint(system="memory")
 
     def __init__(self) -> None:
         self._store = _Store()
@@ -53,8 +64,44 @@ class MemoryBackend(Backend):
     async def create_tables(self, tables: Sequence[Table[Any]]) -> None:
         async with self._store.writer:
             for table in tables:
+                stored = self._store.schemas.get(table.name)
+                rows = self._store.tables.setdefault(table.name, {})
+                if stored is not None and stored is not table:
+                    # A changed definition (Database.create_tables let it through): its
+                    # unique keys must hold for the stored rows, as a new unique index would.
+                    MemorySession._check_keys(table, rows.values())
                 self._store.schemas[table.name] = table
-                self._store.tables.setdefault(table.name, {})
+
+    async def schema_changes(self, tables: Sequence[Table[Any]]) -> list[SchemaChange]:
+        # The stored schema is the definition the table was created with: compared as
+        # the other backends compare theirs, but everything but fields can be applied.
+        changes: list[SchemaChange] = []
+        for table in tables:
+            stored = self._store.schemas.get(table.name)
+            if stored is None:
+                changes.append(
+                    SchemaChange(table.name, SchemaAction.CREATE_TABLE, table.name, Remedy.CREATE)
+                )
+                continue
+            if stored is table:
+                continue
+            changes += column_changes(
+                table.name, list(table.fields), list(stored.fields), remedy=Remedy.MIGRATION
+            )
+            changes += index_changes(
+                table.name,
+                _index_specs(table),
+                _index_specs(stored),
+                create=Remedy.CREATE,
+                drop=Remedy.RECONCILE,
+                replace=Remedy.RECONCILE,
+            )
+        return changes
+
+    async def reconcile_tables(
+        self, tables: Sequence[Table[Any]], changes: Sequence[SchemaChange]
+    ) -> None:
+        return None  # create_tables puts the new definitions in place
 
     async def drop_tables(self, tables: Sequence[Table[Any]]) -> None:
         async with self._store.writer:
@@ -64,8 +111,11 @@ class MemoryBackend(Backend):
 
     async def open_session(self, *, read_only: bool) -> MemorySession:
         if not read_only:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+            # cancellation that races the lock, and the cancelled task would go on.
             try:
-                await asyncio.wait_for(self._store.writer.acquire(), WRITER_WAIT_SECONDS)
+                async with asyncio.timeout(WRITER_WAIT_SECONDS):
+                    await self._store.writer.acquire()
             except TimeoutError:
                 # Most likely a second write session opened inside a first one in the
                 # same task, which would otherwise wait forever.
@@ -77,6 +127,13 @@ class MemoryBackend(Backend):
 
     async def close(self) -> None:
         self._store.tables.clear()
+
+
+def _index_specs(table: Table[Any]) -> dict[str, IndexSpec]:
+    specs = {index.name: IndexSpec(index.fields) for index in table.indexes}
+    for unique in table.unique:
+        specs[unique.name] = IndexSpec(unique.fields, unique=True, partial=unique.where)
+    return specs
 
 
 class MemorySession(BackendSession):
@@ -95,7 +152,7 @@ class MemorySession(BackendSession):
         try:
             return self._snapshot[table.name]
         except KeyError:
-            raise InvalidQuery(f"table {table.name!r} does not exist: create it first") from None
+            raise TableNotFound(table.name) from None
 
     def _writable(self, table: Table[Any]) -> Rows:
         if self.read_only:
@@ -119,7 +176,9 @@ class MemorySession(BackendSession):
                 if unique.where is not None and not evaluate(unique.where, row):
                     continue
                 if key in seen:
-                    raise EntityAlreadyExists(table.entity_name, unique.fields, f"key {key!r}")
+                    raise EntityAlreadyExists(
+                        table.entity_name, unique.fields, f"key {excerpt(key)}"
+                    )
                 seen.add(key)
 
     # -- SPI --------------------------------------------------------------------------------
@@ -128,10 +187,12 @@ class MemorySession(BackendSession):
         stored = self._writable(table)
         pk = table.primary_key
         new: list[Row] = []
+        keys: set[Any] = set()
         for row in rows:
             key = row[pk]
-            if key in stored or any(key == other[pk] for other in new):
-                raise EntityAlreadyExists(table.entity_name, (pk,), f"key {key!r}")
+            if key in stored or key in keys:
+                raise EntityAlreadyExists(table.entity_name, (pk,), f"key {excerpt(key)}")
+            keys.add(key)
             new.append(copy.deepcopy(row))
         self._check_keys(table, [*stored.values(), *new])
         for row in new:

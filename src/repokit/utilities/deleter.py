@@ -58,7 +58,16 @@ class Deleter(Utility[T]):
         conditions: Condition | Iterable[Condition] | None = None,
         scope: ScopeArg = None,
     ) -> int:
-        """Mark every live entity selected by *ids* and/or *conditions* deleted; return how many."""
+        """Mark every live entity selected by *ids* and/or *conditions* deleted; return how many.
+
+        Refuses to run with neither ids nor conditions, or with an empty list
+        of conditions (say ``conditions=[TRUE]`` to delete every live entity
+        in the scope).
+
+        Raises:
+            UnsupportedOperation: the table has no soft-delete marker.
+            InvalidQuery: neither ids nor conditions, an empty list of conditions.
+        """
         values = self.table.deleted_values()
         keys, filters = self.selection(ids=ids, conditions=conditions, what="batch_delete")
         session.require_writable("batch_delete")

@@ -55,7 +55,12 @@ class BatchPurger(Utility[T]):
         """Remove every entity selected by *ids* and/or *conditions*; return how many.
 
         Like :meth:`Purger.purge` it reaches soft-deleted entities too unless
-        *deleted* says otherwise. Refuses to run with neither ids nor conditions.
+        *deleted* says otherwise. Refuses to run with neither ids nor conditions,
+        or with an empty list of conditions (say ``conditions=[TRUE]`` to purge
+        every entity in the scope).
+
+        Raises:
+            InvalidQuery: neither ids nor conditions, an empty list of conditions.
         """
         keys, filters = self.selection(ids=ids, conditions=conditions, what="batch_purge")
         session.require_writable("batch_purge")

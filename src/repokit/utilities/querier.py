@@ -9,7 +9,7 @@ from repokit.backend import Select
 from repokit.conditions import TRUE, Condition, Order, and_, not_
 from repokit.cursors import fingerprint, keyset_after, reverse
 from repokit.database import Session
-from repokit.errors import EntityNotFound, InvalidQuery
+from repokit.errors import EntityNotFound, InvalidQuery, excerpt
 from repokit.pagination import CursorPagination, OffsetPagination, Page, Pagination
 from repokit.scope import ScopeArg
 from repokit.tables import Row
@@ -74,7 +74,9 @@ class BatchQuerier(Utility[T]):
         result: list[Order] = []
         for order in orders:
             if not isinstance(order, Order):
-                raise InvalidQuery(f"expected an order (c.field.asc() / .desc()), got {order!r}")
+                raise InvalidQuery(
+                    f"expected an order (c.field.asc() / .desc()), got {excerpt(order)}"
+                )
             if order.table != self.table.name or order.field not in self.table.fields:
                 raise InvalidQuery(
                     f"order on {order.table}.{order.field} used with {self.table.name}"
@@ -93,7 +95,10 @@ class BatchQuerier(Utility[T]):
         scope: ScopeArg = None,
         deleted: Deleted = Deleted.EXCLUDE,
     ) -> int:
-        """The number of entities matching *conditions* within *scope*."""
+        """The number of entities matching *conditions* within *scope*.
+
+        ``None`` or an empty list of conditions filter nothing (see :meth:`search`).
+        """
         where = self.where(conditions, scope, deleted)
         return await session.count(self.table, where)
 
@@ -111,7 +116,9 @@ class BatchQuerier(Utility[T]):
         """A page of the entities matching *conditions* within *scope*, in *orders*.
 
         Args:
-            conditions: conditions, ANDed.
+            conditions: conditions, ANDed; ``None`` or an empty list filter
+                nothing. Unlike a batch write (which refuses an empty list),
+                a read may take one: it never changes anything.
             orders: sort keys; the primary key is appended as the tie-breaker.
             pagination: :class:`OffsetPagination` or :class:`CursorPagination`;
                 ``None`` returns every match.
@@ -135,15 +142,27 @@ class BatchQuerier(Utility[T]):
                 session, where, ordered, pagination, total_count, bound_to
             )
         else:
-            raise InvalidQuery(f"unknown pagination {pagination!r}")
+            raise InvalidQuery(f"unknown pagination {excerpt(pagination)}")
         codec = session.database.cursors
+        keyset = isinstance(pagination, CursorPagination)
+
+        def cursor(row: Row) -> str | None:
+            try:
+                return codec.encode(self.table, ordered, bound_to, row)
+            except InvalidQuery:
+                # Sort values too long for a cursor (MAX_CURSOR_LENGTH): a keyset walk
+                # cannot go on without one, an offset page has no need of it (CONTRACT §13).
+                if keyset:
+                    raise
+                return None
+
         return Page(
             items=[self.table.from_row(row) for row in rows],
             total_count=total,
             has_next_page=has_next,
             has_previous_page=has_previous,
-            start_cursor=codec.encode(self.table, ordered, bound_to, rows[0]) if rows else None,
-            end_cursor=codec.encode(self.table, ordered, bound_to, rows[-1]) if rows else None,
+            start_cursor=cursor(rows[0]) if rows else None,
+            end_cursor=cursor(rows[-1]) if rows else None,
         )
 
     async def _exists(self, session: Session, where: Condition) -> bool:

@@ -14,6 +14,7 @@ from repokit.errors import (
     InvalidQuery,
     ScopeViolation,
     TransactionConflict,
+    excerpt,
 )
 from repokit.evaluate import evaluate, substitute
 from repokit.scope import ScopeArg
@@ -37,10 +38,10 @@ def spec_values(utility: Utility[Any], spec: UpdateArg) -> Row:
     elif isinstance(spec, Mapping):
         raw = dict(spec)
     else:
-        raise InvalidQuery(f"an update takes an UpdaterSpec or a mapping, got {spec!r}")
+        raise InvalidQuery(f"an update takes an UpdaterSpec or a mapping, got {excerpt(spec)}")
     for field in raw:
         if field not in table.declared:
-            raise InvalidQuery(f"{table.entity_name} has no field {field!r}")
+            raise InvalidQuery(f"{table.entity_name} has no field {excerpt(field)}")
         if field == table.primary_key:
             raise InvalidQuery(f"{table.entity_name}.{field}: the primary key cannot be updated")
         if field == table.version:
@@ -169,7 +170,9 @@ class Updater(Utility[T]):
                 raise ConcurrentModification(
                     table.entity_name, key, expected_version=expected_version
                 )
-            raise TransactionConflict(f"{table.entity_name} {key!r} changed during the update")
+            raise TransactionConflict(
+                f"{table.entity_name} {excerpt(key)} changed during the update"
+            )
         return table.from_row(new)
 
 
@@ -189,11 +192,13 @@ class BatchUpdater(Utility[T]):
     ) -> int:
         """Apply *spec* to every live entity selected by *ids* and/or *conditions*.
 
-        Refuses to run with neither (an update of the whole table must say
-        ``conditions=[TRUE]``). Returns the number of matched entities.
+        Refuses to run with neither, or with an empty list of conditions (an
+        update of the whole table must say ``conditions=[TRUE]``). Returns the
+        number of matched entities.
 
         Raises:
-            InvalidQuery: neither ids nor conditions; bad fields.
+            InvalidQuery: neither ids nor conditions, an empty list of
+                conditions; bad fields.
             ScopeViolation: some matched entity would leave *scope*; nothing is written.
         """
         table = self.table

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from pymongo.errors import OperationFailure, PyMongoError
+from pymongo.errors import BulkWriteError, DocumentTooLarge, OperationFailure, PyMongoError
 
 from repokit import (
     BackendUnavailable,
@@ -23,14 +23,16 @@ from repokit import (
     EntityAlreadyExists,
     IntegrityViolation,
     InvalidQuery,
+    InvalidValue,
     Repository,
+    RepositoryError,
     Table,
     TransactionConflict,
     UnsupportedOperation,
 )
 from repokit_mongodb.errors import translate
 
-from .conftest import Thing
+from .conftest import Thing, thing_table
 
 
 def _repo(db: Database, things: Table[Thing]) -> Repository[Thing, uuid.UUID]:
@@ -185,3 +187,48 @@ async def test_the_transaction_runner_retries_a_write_conflict(
     await db.run_in_transaction(work)
     assert attempts == 2
     assert (await repo.get(thing.id)).count == 11
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        DocumentTooLarge("BSON document too large (17000000 bytes)"),
+        DocumentTooLarge("update command document too large"),
+        OperationFailure("Resulting document after update is larger than 16777216", code=10334),
+        OperationFailure("Resulting document after update is larger than 16777216", code=17419),
+        OperationFailure("Document to upsert is larger than 16777216", code=17420),
+        OperationFailure("object to insert too large. size in bytes: 17825847", code=2),
+        BulkWriteError(
+            {"writeErrors": [{"index": 0, "code": 2, "errmsg": "object to insert too large"}]}
+        ),
+    ],
+    ids=repr,
+)
+def test_a_document_too_large_for_mongodb_is_an_invalid_value(error: Exception) -> None:
+    mapped = translate(error, thing_table("mg_sizes"))  # type: ignore[arg-type]
+    assert isinstance(mapped, InvalidValue)
+    assert "too large for MongoDB" in str(mapped)
+    assert mapped.entity == "Thing"
+
+
+def test_another_bad_value_stays_a_repository_error() -> None:
+    mapped = translate(OperationFailure("unknown operator: $foo", code=2))
+    assert type(mapped) is RepositoryError
+
+
+def test_an_unknown_commit_outcome_is_backend_unavailable_never_a_retried_conflict() -> None:
+    error = OperationFailure(
+        "operation was interrupted",
+        code=11602,
+        details={"errorLabels": ["UnknownTransactionCommitResult"]},
+    )
+    mapped = translate(error)
+    assert isinstance(mapped, BackendUnavailable)
+    assert not isinstance(mapped, TransactionConflict)
+
+
+def test_a_transient_transaction_error_is_a_conflict() -> None:
+    error = OperationFailure(
+        "lock timeout", code=24, details={"errorLabels": ["TransientTransactionError"]}
+    )
+    assert isinstance(translate(error), TransactionConflict)

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from repokit import Database, Repository, Table
+from repokit import Database, Repository, RepositoryError, Table
 from repokit_sqlalchemy import SQLAlchemyBackend, define_tables
 
 
@@ -172,3 +172,17 @@ async def test_a_connection_back_from_a_read_only_session_writes_again(
         await db.drop_tables(things)
     finally:
         await db.close()
+
+
+@pytest.mark.asyncio
+async def test_async_with_connect_opens_and_closes_a_sqlite_database(
+    sqlite_url: str, things: Table[Any], new_thing: Callable[..., Any]
+) -> None:
+    async with Database.connect(sqlite_url) as db:
+        await db.create_tables(things)
+        created = await _repo(db, things).create(new_thing())
+    with pytest.raises(RepositoryError, match="closed"):
+        async with db.begin_readonly_session():
+            pass
+    async with Database.connect(sqlite_url) as again:
+        assert await _repo(again, things).get(created.id) == created

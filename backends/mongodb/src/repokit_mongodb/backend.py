@@ -24,26 +24,33 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import CollectionInvalid, PyMongoError
+from pymongo.errors import CollectionInvalid, OperationFailure, PyMongoError
 from pymongo.read_concern import ReadConcern
 from pymongo.topology_description import TOPOLOGY_TYPE
 
 from repokit.backend import Backend
 from repokit.capabilities import Capabilities
-from repokit.errors import BackendUnavailable, InvalidQuery
+from repokit.drift import Remedy, SchemaAction, SchemaChange, index_changes
+from repokit.errors import BackendUnavailable, InvalidQuery, TableNotFound, UnsupportedOperation
 from repokit.gate import FairGate
+from repokit.observability import Endpoint
 from repokit.tables import Table
 from repokit_mongodb.codec import CODEC_OPTIONS, Codec
 from repokit_mongodb.errors import map_errors, translate
-from repokit_mongodb.schema import index_models, validator
+from repokit_mongodb.schema import index_models, index_spec, validator
 from repokit_mongodb.session import MongoSession
 
-__all__ = ["DEFAULT_SERVER_SELECTION_TIMEOUT_MS", "MongoBackend"]
+__all__ = ["DEFAULT_SERVER_SELECTION_TIMEOUT_MS", "MongoBackend", "endpoint_of"]
 
 #: How long :meth:`MongoBackend.connect` waits for a server unless the URL says otherwise.
 DEFAULT_SERVER_SELECTION_TIMEOUT_MS = 3_000
+#: How long a session waits for a free connection unless ``waitQueueTimeoutMS`` is set
+#: (SQLAlchemy's pool waits 30 s by default, too).
+DEFAULT_GATE_TIMEOUT = 30.0
 #: Documents per ``insert_many`` call when the server does not say (MongoDB's own default).
 DEFAULT_MAX_WRITE_BATCH_SIZE = 100_000
+#: The server's code for dropping an index that does not exist.
+_INDEX_NOT_FOUND = 27
 #: The wire version of MongoDB 5.0, the first with snapshot reads outside transactions.
 SNAPSHOT_READS_WIRE_VERSION = 13
 
@@ -69,6 +76,17 @@ def _has_option(url: str, options: Mapping[str, Any], name: str) -> bool:
     query = url.partition("?")[2].lower()
     in_url = any(part.split("=", 1)[0] == name.lower() for part in query.split("&"))
     return in_url or any(key.lower() == name.lower() for key in options)
+
+
+def endpoint_of(client: AsyncMongoClient[Any], database: str) -> Endpoint:
+    """The database *client* reaches, as logs and spans name it.
+
+    The server's address and port only when the client knows of one server:
+    a replica set or cluster has several, and which one answers varies by call.
+    """
+    servers = list(client.topology_description.server_descriptions())
+    host, port = servers[0] if len(servers) == 1 else (None, None)
+    return Endpoint("mongodb", database, host, port)
 
 
 def supports_transactions(hello: Mapping[str, Any]) -> bool:
@@ -113,6 +131,8 @@ class MongoBackend(Backend):
         )
         self._owns_client = owns_client
         self._codecs: dict[int, Codec] = {}
+        #: Collections known to exist: created here, or found by :meth:`require_table`.
+        self._existing: set[str] = set()
         self._given = transactions is not None
         self._checked = transactions is False
         #: Read-only sessions are snapshot sessions (found out by :meth:`_detect`).
@@ -122,11 +142,18 @@ class MongoBackend(Backend):
             topology = client.topology_description.topology_type
             transactions = topology in _TRANSACTIONAL_TOPOLOGIES
         self.capabilities = Capabilities(transactions=transactions)
+        self.endpoint = endpoint_of(client, database)
         self.max_write_batch_size = DEFAULT_MAX_WRITE_BATCH_SIZE
         pool = client.options.pool_options
+        # PyMongo waits for a pooled connection forever unless waitQueueTimeoutMS says
+        # otherwise; the gate is bounded like the SQL pool's (CONTRACT §15).
         wait = pool.wait_queue_timeout
         size = pool.max_pool_size
-        self._gate = FairGate(int(size) if size else None, wait, "MongoDB")
+        self._gate = FairGate(
+            int(size) if size else None,
+            DEFAULT_GATE_TIMEOUT if wait is None else wait,
+            "MongoDB",
+        )
 
     @classmethod
     def from_client(
@@ -197,6 +224,28 @@ class MongoBackend(Backend):
         """The collection of *table*."""
         return self.database.get_collection(table.name)
 
+    async def require_table(self, table: Table[Any]) -> None:
+        """Raise :class:`~repokit.errors.TableNotFound` unless *table*'s collection exists.
+
+        MongoDB would create a missing collection on the first write and reads
+        a missing one as empty; the contract wants the same error as the SQL
+        databases give. One ``listCollections`` per table and backend: a
+        collection found (or created here) is not looked up again, so one
+        dropped behind this backend's back (by another process) goes unnoticed.
+        """
+        if table.name in self._existing:
+            return
+        # Outside any session: listCollections is not allowed in a transaction.
+        # authorizedCollections: a user without the listCollections privilege may
+        # still list the collections it has privileges on (MongoDB 4.0+).
+        with map_errors(table):
+            found = await self.database.list_collection_names(
+                filter={"name": table.name}, authorizedCollections=True
+            )
+        if table.name not in found:
+            raise TableNotFound(table.name)
+        self._existing.add(table.name)
+
     async def create_tables(self, tables: Sequence[Table[Any]]) -> None:
         await self._ready()
         for table in tables:
@@ -209,9 +258,63 @@ class MongoBackend(Backend):
                 except CollectionInvalid:  # it exists: keep it, refresh its validator
                     await self.database.command("collMod", table.name, validator=rules)
                 await self.collection(table).create_indexes(models)
+            self._existing.add(table.name)
+
+    async def schema_changes(self, tables: Sequence[Table[Any]]) -> list[SchemaChange]:
+        # create_tables creates missing collections and indexes; reconcile_tables drops the
+        # stale and changed indexes repokit owns (repokit.drift), which create_tables then
+        # creates anew. The validator is refreshed every time, so it never drifts.
+        await self._ready()
+        names = [table.name for table in tables]
+        with map_errors():
+            existing = set(
+                await self.database.list_collection_names(
+                    filter={"name": {"$in": names}}, authorizedCollections=True
+                )
+            )
+        changes: list[SchemaChange] = []
+        for table in tables:
+            if table.name not in existing:
+                action = SchemaAction.CREATE_TABLE
+                changes.append(SchemaChange(table.name, action, table.name, Remedy.CREATE))
+                continue
+            declared = {
+                model.document["name"]: index_spec(model.document)
+                for model in index_models(table, self.codec(table))
+            }
+            with map_errors(table):
+                cursor = await self.collection(table).list_indexes()
+                found = {index["name"]: index_spec(index) async for index in cursor}
+            changes += index_changes(
+                table.name,
+                declared,
+                found,
+                create=Remedy.CREATE,
+                drop=Remedy.RECONCILE,
+                replace=Remedy.RECONCILE,
+            )
+        return changes
+
+    async def reconcile_tables(
+        self, tables: Sequence[Table[Any]], changes: Sequence[SchemaChange]
+    ) -> None:
+        # A replaced index is dropped here and created by create_tables right after:
+        # meanwhile a replaced unique key is not enforced.
+        by_name = {table.name: table for table in tables}
+        for change in changes:
+            if change.action not in (SchemaAction.DROP_INDEX, SchemaAction.REPLACE_INDEX):
+                raise UnsupportedOperation(f"MongoDB cannot apply {change}")
+            table = by_name[change.table]
+            with map_errors(table):
+                try:
+                    await self.collection(table).drop_index(change.name)
+                except OperationFailure as exc:
+                    if exc.code != _INDEX_NOT_FOUND:  # already dropped (by another process)
+                        raise
 
     async def drop_tables(self, tables: Sequence[Table[Any]]) -> None:
         for table in tables:
+            self._existing.discard(table.name)
             with map_errors(table):
                 await self.database.drop_collection(table.name)
 

@@ -5,15 +5,25 @@ driver error                                   repokit error
 =============================================  ===============================
 ``ConnectionFailure`` (network errors,         ``BackendUnavailable``
 server-selection timeouts)
-label ``TransientTransactionError`` or         ``TransactionConflict`` (the
-``UnknownTransactionCommitResult``, code 112   transaction runner retries it)
-(``WriteConflict``)
+label ``TransientTransactionError``, code 112   ``TransactionConflict`` (the
+(``WriteConflict``)                            transaction runner retries it)
+label ``UnknownTransactionCommitResult``       ``BackendUnavailable`` (a retry
+                                               could apply the transaction twice)
 code 11000 / 11001 (duplicate key)             ``EntityAlreadyExists`` with the
                                                key's fields from ``keyPattern``
 code 121 (document failed validation)          ``IntegrityViolation``
+``DocumentTooLarge`` (the driver: a document   ``InvalidValue``
+or command over the server's maximum); codes
+10334 (``BSONObjectTooLarge``), 17419 / 17420
+(the document after an update / an upsert is
+too large), and 2 (``BadValue``) when the
+server says "too large"
 any other ``PyMongoError``                     ``RepositoryError``
 =============================================  ===============================
 
+Core refuses an entity beyond ``MAX_ENTITY_BYTES`` (8 MiB) before any I/O; a
+document can still outgrow the server's 16 MiB through several updates of
+different fields, and that server error is the ``InvalidValue`` above.
 Every mapped error is chained to the driver's (``raise ... from exc``).
 """
 
@@ -26,6 +36,7 @@ from typing import Any
 from pymongo.errors import (
     BulkWriteError,
     ConnectionFailure,
+    DocumentTooLarge,
     OperationFailure,
     PyMongoError,
 )
@@ -34,6 +45,7 @@ from repokit.errors import (
     BackendUnavailable,
     EntityAlreadyExists,
     IntegrityViolation,
+    InvalidValue,
     RepositoryError,
     TransactionConflict,
 )
@@ -44,7 +56,10 @@ __all__ = ["DUPLICATE_KEY", "map_errors", "translate"]
 DUPLICATE_KEY = frozenset({11000, 11001})
 WRITE_CONFLICT = 112
 DOCUMENT_VALIDATION_FAILURE = 121
-_TRANSIENT_LABELS = ("TransientTransactionError", "UnknownTransactionCommitResult")
+#: BSONObjectTooLarge; the document after an update / the upserted document is too large.
+TOO_LARGE = frozenset({10334, 17419, 17420})
+BAD_VALUE = 2
+_TRANSIENT_LABELS = ("TransientTransactionError",)
 
 
 def _details(exc: OperationFailure) -> Mapping[str, Any]:
@@ -64,11 +79,18 @@ def _key_fields(details: Mapping[str, Any], table: Table[Any] | None) -> tuple[s
     return tuple(primary_key if key == "_id" else str(key) for key in pattern)
 
 
-def translate(exc: PyMongoError, table: Table[Any] | None = None) -> RepositoryError:
+def translate(
+    exc: PyMongoError | DocumentTooLarge, table: Table[Any] | None = None
+) -> RepositoryError:
     """The repokit error for a driver error, in the context of *table*."""
     entity = table.entity_name if table is not None else "database"
+    if isinstance(exc, DocumentTooLarge):  # not a PyMongoError: raised while encoding
+        return _too_large(entity, exc)
     if isinstance(exc, ConnectionFailure):
         return BackendUnavailable(f"MongoDB is unreachable: {exc}")
+    if exc.has_error_label("UnknownTransactionCommitResult"):
+        # Not a conflict: the commit may have happened (CONTRACT §15).
+        return BackendUnavailable(f"the outcome of the MongoDB commit is unknown: {exc}")
     if any(exc.has_error_label(label) for label in _TRANSIENT_LABELS):
         return TransactionConflict(f"transient MongoDB transaction error: {exc}")
     if isinstance(exc, OperationFailure):
@@ -81,7 +103,14 @@ def translate(exc: PyMongoError, table: Table[Any] | None = None) -> RepositoryE
             return EntityAlreadyExists(entity, fields, str(details.get("keyValue", "")))
         if code == DOCUMENT_VALIDATION_FAILURE:
             return IntegrityViolation(entity, f"document failed validation: {exc}")
+        if code in TOO_LARGE or (code == BAD_VALUE and "too large" in str(exc)):
+            return _too_large(entity, exc)
     return RepositoryError(f"{entity}: MongoDB error: {exc}")
+
+
+def _too_large(entity: str, exc: Exception) -> InvalidValue:
+    first_line = str(exc).partition("\n")[0]
+    return InvalidValue(entity, "*", None, f"the document is too large for MongoDB: {first_line}")
 
 
 @contextmanager
@@ -89,5 +118,5 @@ def map_errors(table: Table[Any] | None = None) -> Iterator[None]:
     """Raise driver errors inside the block as repokit errors, chained."""
     try:
         yield
-    except PyMongoError as exc:
+    except (PyMongoError, DocumentTooLarge) as exc:
         raise translate(exc, table) from exc

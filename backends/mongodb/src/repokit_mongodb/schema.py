@@ -1,5 +1,9 @@
 """Collections from tables: the ``$jsonSchema`` validator, indexes and unique keys.
 
+An index is compared with its declaration (schema drift, CONTRACT §16) by
+its key pattern, uniqueness and whole partial filter (:func:`index_spec`):
+the server keeps an index's specification as it was given.
+
 A unique key becomes a unique index with a ``partialFilterExpression`` so
 that, as in SQL, entities with ``null`` in any field of the key never collide
 (CONTRACT §8), and for a key "among live entities" soft-deleted ones never
@@ -12,17 +16,19 @@ deleted" lists every other value of the status enum.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel
 
 from repokit.conditions import And, Compare, Condition, Const, In, IsNull, Not, Op
+from repokit.drift import IndexSpec
 from repokit.errors import InvalidTableDefinition
 from repokit.tables import Table, Unique
 from repokit.types import Kind
 from repokit_mongodb.codec import Codec, bson_types
 
-__all__ = ["index_models", "partial_filter", "validator"]
+__all__ = ["index_models", "index_spec", "partial_filter", "validator"]
 
 
 def validator(table: Table[Any], codec: Codec) -> dict[str, Any]:
@@ -107,3 +113,26 @@ def index_models(table: Table[Any], codec: Codec) -> list[IndexModel]:
         name = f"ix_{table.name}_{field}_casefold"
         models.append(IndexModel([(codec.key(shadow), ASCENDING)], name=name))
     return models
+
+
+def _plain(value: Any) -> Any:
+    """*value* with every mapping a ``dict``, every sequence a ``list`` (SON compares by order)."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def index_spec(document: Mapping[str, Any]) -> IndexSpec:
+    """An index's specification (``IndexModel.document``, or from ``listIndexes``), compared."""
+    fields = tuple(
+        str(key) if direction == ASCENDING else f"{key} {direction}"
+        for key, direction in document["key"].items()
+    )
+    partial = document.get("partialFilterExpression")
+    return IndexSpec(
+        fields,
+        unique=bool(document.get("unique", False)),
+        partial=None if partial is None else _plain(partial),
+    )

@@ -38,6 +38,7 @@ import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import pymongo
 from bson import Int64
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
@@ -61,6 +62,8 @@ Collection = AsyncCollection[dict[str, Any]]
 
 #: How often a commit whose outcome is unknown is retried before giving up.
 _COMMIT_ATTEMPTS = 3
+#: Seconds a rollback waits for ``abortTransaction`` (see :meth:`MongoSession.rollback`).
+ABORT_TIMEOUT = 2.0
 #: A ``$facet`` result over the document size (16 MiB) or the stage's memory limit.
 _FACET_TOO_LARGE = frozenset({10334, 4031700})
 
@@ -84,11 +87,14 @@ class MongoSession(BackendSession):
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _collection(self, table: Table[Any], *, write: bool = False) -> tuple[Collection, Codec]:
+    async def _collection(
+        self, table: Table[Any], *, write: bool = False
+    ) -> tuple[Collection, Codec]:
         if write and self.read_only:
             raise UnsupportedOperation("a read-only session refuses writes")
         if not self._open:
             raise RepositoryError("the session has ended; open a new one")
+        await self._backend.require_table(table)  # a set lookup once the table is known
         return self._backend.collection(table), self._backend.codec(table)
 
     @property
@@ -98,7 +104,7 @@ class MongoSession(BackendSession):
     # -- reads ------------------------------------------------------------------------------
 
     async def select(self, query: Select) -> list[Row]:
-        collection, codec = self._collection(query.table)
+        collection, codec = await self._collection(query.table)
         if query.limit == 0:
             return []
         pinned, key = pinned_key(query.where, query.table.primary_key)
@@ -142,7 +148,7 @@ class MongoSession(BackendSession):
         return [row] if evaluate(where, row) else []
 
     async def count(self, table: Table[Any], where: Condition) -> int:
-        collection, codec = self._collection(table)
+        collection, codec = await self._collection(table)
         pinned, key = pinned_key(where, table.primary_key)
         if pinned:
             return len(await self._by_key(collection, codec, where, key))
@@ -152,7 +158,7 @@ class MongoSession(BackendSession):
     async def select_page(self, query: Select, *, with_count: bool) -> tuple[list[Row], int | None]:
         """The page and, if asked, its count, from one snapshot (see the module docs)."""
         if with_count and query.limit and not self._transactional:
-            collection, codec = self._collection(query.table)
+            collection, codec = await self._collection(query.table)
             where, sort = to_query(query.where, codec), to_sort(query.orders, codec)
             snapshot = self._session.options.snapshot
             if not (snapshot and sort_is_indexed(where, sort, codec.indexes)):
@@ -200,7 +206,7 @@ class MongoSession(BackendSession):
     # -- writes -----------------------------------------------------------------------------
 
     async def insert(self, table: Table[Any], rows: Sequence[Row]) -> None:
-        collection, codec = self._collection(table, write=True)
+        collection, codec = await self._collection(table, write=True)
         documents = [codec.to_document(row) for row in rows]
         size = self._backend.max_write_batch_size
         inserted: list[Any] = []
@@ -231,7 +237,7 @@ class MongoSession(BackendSession):
         *,
         increment: Sequence[str] = (),
     ) -> int:
-        collection, codec = self._collection(table, write=True)
+        collection, codec = await self._collection(table, write=True)
         change = _change(codec, values, increment)
         if not change:
             return await self.count(table, where)
@@ -279,7 +285,7 @@ class MongoSession(BackendSession):
         through a filter no index serves (a collection scan per update: 40 ms
         at 4,000 documents, against 2 ms for these two).
         """
-        collection, codec = self._collection(table, write=True)
+        collection, codec = await self._collection(table, write=True)
         pinned, key = pinned_key(where, table.primary_key)
         if not (pinned and self._transactional):
             return await super().update_one(table, where, values, increment=increment)
@@ -298,7 +304,7 @@ class MongoSession(BackendSession):
         return {**row, **values, **{field: row[field] + 1 for field in increment}}
 
     async def delete(self, table: Table[Any], where: Condition) -> int:
-        collection, codec = self._collection(table, write=True)
+        collection, codec = await self._collection(table, write=True)
         target = await self._target(collection, codec, where)
         if target is None:
             return 0
@@ -340,12 +346,25 @@ class MongoSession(BackendSession):
                 raise translate(exc) from exc
 
     async def rollback(self) -> None:
+        """Abort the transaction, waiting at most :data:`ABORT_TIMEOUT` seconds for it.
+
+        The abort waits for the server to finish any command of this session
+        still running there, and one runs on only when the client gave up on
+        it: its connection was lost (the command then failed with
+        ``BackendUnavailable`` at once) or its task was cancelled. A 30,000
+        document insert whose connection SecantusDB closed kept the abort,
+        and so the caller's ``BackendUnavailable``, waiting 17 s. Past the
+        bound the abort is given up (the driver ignores its errors anyway);
+        the server ends that transaction itself after its lifetime limit
+        (mongod's ``transactionLifetimeLimitSeconds``, 60 s by default), and
+        until then writes to the same documents conflict.
+        """
         if not self._open:
             return
         self._open = False
         try:
             if self._transactional:
-                with contextlib.suppress(PyMongoError):
+                with contextlib.suppress(PyMongoError), pymongo.timeout(ABORT_TIMEOUT):
                     await self._session.abort_transaction()
         finally:
             try:

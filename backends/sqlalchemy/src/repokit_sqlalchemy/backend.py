@@ -19,25 +19,53 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Self
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from repokit.backend import Backend
-from repokit.errors import BackendUnavailable, RepositoryError, UnsupportedOperation
+from repokit.drift import SchemaChange
+from repokit.errors import (
+    BackendNotInstalled,
+    BackendUnavailable,
+    InvalidQuery,
+    RepositoryError,
+    UnsupportedOperation,
+)
 from repokit.gate import FairGate
+from repokit.observability import Endpoint
 from repokit.tables import Table
 from repokit_sqlalchemy.dialect import SQLDialect
+from repokit_sqlalchemy.drift import stored_changes
 from repokit_sqlalchemy.errors import translate
 from repokit_sqlalchemy.postgres import PostgresDialect
 from repokit_sqlalchemy.schema import sql_table
 from repokit_sqlalchemy.session import SQLAlchemySession
 from repokit_sqlalchemy.sqlite import SQLiteDialect
+from repokit_sqlalchemy.sqlite_pragmas import SQLitePragmas, split_url
 from repokit_sqlalchemy.statements import Reader, StatementCache
 
-__all__ = ["Lease", "SQLAlchemyBackend"]
+__all__ = ["Lease", "SQLAlchemyBackend", "endpoint_of"]
+
+
+def endpoint_of(url: sa.URL, system: str) -> Endpoint:
+    """Where *url* points, as logs and spans name it (SQLite: the file is the namespace).
+
+    SQLAlchemy's dialect names are OpenTelemetry's ``db.system.name`` values
+    (``postgresql``, ``sqlite``). A Unix socket (``?host=/run/postgresql``) is the address.
+    """
+    host: Any = url.host or url.query.get("host")
+    if isinstance(host, tuple):
+        host = host[0] if host else None
+    return Endpoint(system, url.database or None, str(host) if host else None, url.port)
+
+
+def _pragmas(value: Mapping[str, Any] | SQLitePragmas | None) -> SQLitePragmas | None:
+    if value is None or isinstance(value, SQLitePragmas):
+        return value
+    return SQLitePragmas.parse(value)
 
 
 def _pool_capacity(engine: AsyncEngine) -> int | None:
@@ -90,22 +118,40 @@ class Lease:
 
 #: Bare schemes and the async driver repokit runs them on.
 _DRIVERS = {"postgresql": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
+#: The driver module of each database, and the extra that installs it.
+_EXTRAS = {
+    "postgresql": ("asyncpg", "repokit[postgres]"),
+    "sqlite": ("aiosqlite", "repokit[sqlite]"),
+}
 
 
-def _dialect_for(url: sa.URL, busy_timeout: float | None) -> SQLDialect:
+def _dialect_for(
+    url: sa.URL, busy_timeout: float | None, pragmas: SQLitePragmas | None = None
+) -> SQLDialect:
     backend = url.get_backend_name()
     if backend == "postgresql":
         if url.get_driver_name() != "asyncpg":
-            raise UnsupportedOperation(f"{url.drivername}: repokit runs PostgreSQL on asyncpg")
+            raise UnsupportedOperation(
+                f"{url.drivername}: repokit runs PostgreSQL on asyncpg; use postgresql+asyncpg://"
+            )
         if busy_timeout is not None:
             raise TypeError("busy_timeout applies to SQLite only")
+        if pragmas is not None:
+            raise TypeError("sqlite_pragmas applies to SQLite only")
         return PostgresDialect()
     if backend == "sqlite":
         if url.get_driver_name() != "aiosqlite":
-            raise UnsupportedOperation(f"{url.drivername}: repokit runs SQLite on aiosqlite")
+            raise UnsupportedOperation(
+                f"{url.drivername}: repokit runs SQLite on aiosqlite; use sqlite+aiosqlite://"
+            )
         if busy_timeout is None:
-            return SQLiteDialect(url)
-        return SQLiteDialect(url, busy_timeout=busy_timeout)
+            return SQLiteDialect(url, pragmas=pragmas)
+        if pragmas is not None and pragmas.busy_timeout is not None:
+            raise InvalidQuery(
+                "busy_timeout is given twice: as the busy_timeout option (seconds) and as "
+                "a SQLite pragma (milliseconds)"
+            )
+        return SQLiteDialect(url, busy_timeout=busy_timeout, pragmas=pragmas)
     raise UnsupportedOperation(f"the SQLAlchemy backend does not support {url.drivername}://")
 
 
@@ -118,6 +164,9 @@ class SQLAlchemyBackend(Backend):
         busy_timeout: SQLite only: seconds a statement waits for another
             process's lock, and a writer for its turn, before the transaction
             fails with :class:`~repokit.errors.TransactionConflict` (default 30).
+        sqlite_pragmas: SQLite only: ``journal_mode``, ``synchronous``,
+            ``busy_timeout`` (milliseconds) and ``foreign_keys``, checked here
+            (:mod:`repokit_sqlalchemy.sqlite_pragmas` lists values and defaults).
 
     Statements run on the driver connection of a *lease*: a connection checked
     out of the engine's pool. An engine the backend owns keeps up to its pool
@@ -131,12 +180,18 @@ class SQLAlchemyBackend(Backend):
     """
 
     def __init__(
-        self, engine: AsyncEngine, *, owned: bool = False, busy_timeout: float | None = None
+        self,
+        engine: AsyncEngine,
+        *,
+        owned: bool = False,
+        busy_timeout: float | None = None,
+        sqlite_pragmas: Mapping[str, Any] | SQLitePragmas | None = None,
     ) -> None:
         self.engine = engine
-        self.dialect = _dialect_for(engine.url, busy_timeout)
+        self.dialect = _dialect_for(engine.url, busy_timeout, _pragmas(sqlite_pragmas))
         self.dialect.install(engine, owned=owned)
         self.capabilities = self.dialect.capabilities
+        self.endpoint = endpoint_of(engine.url, self.dialect.name)
         self.statements = StatementCache(engine.dialect)
         self._readers: dict[Table[Any], Reader] = {}
         self._owned = owned
@@ -162,20 +217,38 @@ class SQLAlchemyBackend(Backend):
 
         Args:
             url: ``postgresql[+asyncpg]://…`` or ``sqlite[+aiosqlite]:///path``.
-            options: ``busy_timeout`` (SQLite, see the class); everything else
-                goes to ``create_async_engine`` (``pool_size``, ``echo``, …).
+            options: ``busy_timeout`` and ``sqlite_pragmas`` (SQLite, see the
+                class); everything else goes to ``create_async_engine``
+                (``pool_size``, ``echo``, …). A SQLite URL's query may hold the
+                pragmas too (``?synchronous=NORMAL&busy_timeout=5000``); they are
+                taken out before the driver sees the URL.
 
         Raises:
+            BackendNotInstalled: the driver is not installed (names the extra).
+            UnsupportedOperation: a driver repokit does not run on (says which to use).
+            InvalidQuery: an unknown SQLite pragma or URL parameter, a value a pragma
+                does not take, or one pragma given two values (names it).
             BackendUnavailable: the database cannot be reached.
         """
         busy_timeout = options.pop("busy_timeout", None)
+        pragmas = _pragmas(options.pop("sqlite_pragmas", None))
         parsed = sa.make_url(url)
         driver = _DRIVERS.get(parsed.drivername)
         if driver is not None:
             parsed = parsed.set(drivername=driver)
-        defaults = _dialect_for(parsed, busy_timeout).engine_defaults(parsed)
-        engine = create_async_engine(parsed, **{**defaults, **options})
-        backend = cls(engine, owned=True, busy_timeout=busy_timeout)
+        if parsed.get_backend_name() == "sqlite" and parsed.get_driver_name() == "aiosqlite":
+            parsed, in_url = split_url(parsed)
+            pragmas = in_url if pragmas is None else in_url.merge(pragmas)
+        defaults = _dialect_for(parsed, busy_timeout, pragmas).engine_defaults(parsed)
+        try:
+            engine = create_async_engine(parsed, **{**defaults, **options})
+        except ImportError as exc:  # the driver (SQLAlchemy imports it here)
+            module, extra = _EXTRAS[parsed.get_backend_name()]
+            raise BackendNotInstalled(
+                f"{parsed.drivername}:// needs the {module} driver, which cannot be imported "
+                f"({exc}): install {extra!r} (pip install '{extra}')"
+            ) from exc
+        backend = cls(engine, owned=True, busy_timeout=busy_timeout, sqlite_pragmas=pragmas)
         try:
             await backend._prepare()
         except BaseException:
@@ -184,9 +257,19 @@ class SQLAlchemyBackend(Backend):
         return backend
 
     @classmethod
-    def from_engine(cls, engine: AsyncEngine, *, busy_timeout: float | None = None) -> Self:
-        """Run on an engine the application owns; :meth:`close` leaves it open."""
-        return cls(engine, owned=False, busy_timeout=busy_timeout)
+    def from_engine(
+        cls,
+        engine: AsyncEngine,
+        *,
+        busy_timeout: float | None = None,
+        sqlite_pragmas: Mapping[str, Any] | None = None,
+    ) -> Self:
+        """Run on an engine the application owns; :meth:`close` leaves it open.
+
+        The pragmas of a borrowed SQLite engine come from ``sqlite_pragmas``
+        only (its URL went to the driver when the engine was made).
+        """
+        return cls(engine, owned=False, busy_timeout=busy_timeout, sqlite_pragmas=sqlite_pragmas)
 
     async def _prepare(self) -> None:
         if self._prepared:
@@ -217,6 +300,16 @@ class SQLAlchemyBackend(Backend):
     async def drop_tables(self, tables: Sequence[Table[Any]]) -> None:
         await self._ddl(tables, create=False)
 
+    async def schema_changes(self, tables: Sequence[Table[Any]]) -> list[SchemaChange]:
+        # Missing tables are created; anything else is a migration (repokit_sqlalchemy.drift).
+        changes: list[SchemaChange] = []
+
+        def run(sync: sa.Connection) -> None:
+            changes.extend(stored_changes(sync, tables))
+
+        await self._schema(run)
+        return changes
+
     async def _ddl(self, tables: Sequence[Table[Any]], *, create: bool) -> None:
         def run(sync: sa.Connection) -> None:
             for table in tables:
@@ -226,7 +319,10 @@ class SQLAlchemyBackend(Backend):
                 else:
                     sql.drop(sync, checkfirst=True)
 
-        # A write session's lease: its writer turn, in one transaction.
+        await self._schema(run)
+
+    async def _schema(self, run: Callable[[sa.Connection], None]) -> None:
+        """Run schema work (``run_sync``) on a write session's lease, in one transaction."""
         session = await self.open_session(read_only=False)
         lease = session._live()
         try:
@@ -252,6 +348,14 @@ class SQLAlchemyBackend(Backend):
         turn = None
         if self.dialect.takes_turns(read_only=read_only):
             turn = await self.dialect.acquire_turn(read_only=read_only)
+        try:
+            # After the writer's turn (the file may change meanwhile), before any lease.
+            self.dialect.check_database()
+        except BackendUnavailable:
+            if turn is not None:
+                turn.release()
+            await self._discard_idle()  # they are on the old database
+            raise
         gate: Callable[[], None] | None = None
         try:
             # The pool's own timeout bounds the wait (a session that opens a second
@@ -307,6 +411,10 @@ class SQLAlchemyBackend(Backend):
                 await lease.connection.close()
         finally:
             lease.release()
+
+    async def _discard_idle(self) -> None:
+        for lease in self._idle.pop(asyncio.get_running_loop(), []):
+            await _discard(lease)
 
     async def close(self) -> None:
         self._closed = True

@@ -40,6 +40,7 @@ class Failure(enum.Enum):
     UNAVAILABLE = "unavailable"  # the server cannot be reached or the connection dropped
     READ_ONLY = "read_only"  # a write in a read-only transaction
     TOO_LARGE = "too_large"  # a value beyond a database limit (an index row's size)
+    NO_TABLE = "no_table"  # the statement's table does not exist
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,13 @@ class SQLDialect(ABC):
     @abstractmethod
     def in_transaction(self, driver: Any) -> bool:
         """Whether the driver connection has a transaction open."""
+
+    def check_database(self) -> None:  # noqa: B027 - optional hook
+        """Raise ``BackendUnavailable`` if the database is no longer the one prepared.
+
+        Called as every session opens and just before a read-write session's
+        COMMIT, so it must be cheap (SQLite: one ``os.stat`` of the file).
+        """
 
     def takes_turns(self, *, read_only: bool) -> bool:
         """Whether sessions of this kind wait in :meth:`acquire_turn` (so it may be skipped)."""

@@ -19,6 +19,7 @@ from repokit.errors import (
     IntegrityViolation,
     InvalidValue,
     RepositoryError,
+    TableNotFound,
     TransactionConflict,
     UnsupportedOperation,
 )
@@ -73,6 +74,8 @@ def translate(
     if error.failure is Failure.TOO_LARGE:
         reason = f"too large for a key or index [{error.code}]: {detail}"
         return InvalidValue(entity, "*", None, reason)
+    if error.failure is Failure.NO_TABLE:
+        return TableNotFound(table.name if table is not None else f"? ({detail})")
     if error.failure is Failure.READ_ONLY:
         return UnsupportedOperation(f"a read-only transaction refuses writes [{error.code}]")
     return BackendUnavailable(f"the database is unavailable [{error.code}]: {detail}")

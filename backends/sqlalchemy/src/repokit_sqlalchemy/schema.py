@@ -1,9 +1,11 @@
 """repokit tables → SQLAlchemy ``Table`` s on a ``MetaData`` (and so Alembic migrations).
 
-One SQLAlchemy table serves every dialect: each column type is the
-PostgreSQL type with a SQLite variant (:mod:`repokit_sqlalchemy.postgres`,
+One SQLAlchemy table, the one the backend runs statements on, serves every
+dialect (:func:`metadata` builds one database's alone, for migrations): each
+column type is the PostgreSQL type with a SQLite variant (:mod:`repokit_sqlalchemy.postgres`,
 :mod:`repokit_sqlalchemy.sqlite_types`), SQLite tables are ``STRICT``, and
-SQLite-only CHECKs are emitted for SQLite only. A table gets:
+SQLite-only CHECKs (``ck_<table>_<column>_<what>``) are emitted for SQLite
+only. A table gets:
 
 * its primary key (``pk_<table>``), never null, never auto-generated;
 * a unique constraint per unique key; a key "among live entities" becomes a
@@ -14,18 +16,27 @@ SQLite-only CHECKs are emitted for SQLite only. A table gets:
   every write) and an index on it wherever the field itself is indexed, or
   on the shadow alone.
 
-Managing the schema with Alembic instead of :meth:`Database.create_tables`::
+Managing the schema with Alembic instead of :meth:`Database.create_tables`
+(``docs/migrations.md``): give Alembic one database's metadata, in ``env.py``::
 
-    # env.py
-    import sqlalchemy as sa
-    from repokit_sqlalchemy import define_tables
+    from repokit_sqlalchemy import metadata, render_item
     from myapp.tables import projects, members
 
-    target_metadata = sa.MetaData()
-    define_tables(target_metadata, projects, members)
+    def do_run_migrations(connection):
+        context.configure(
+            connection=connection,
+            target_metadata=metadata(projects, members, dialect=connection.dialect.name),
+            render_item=render_item,
+        )
 
 ``alembic revision --autogenerate`` then sees exactly the tables, indexes
-and constraints :meth:`Database.create_tables` would create.
+and constraints :meth:`Database.create_tables` would create on that
+database. A metadata for one dialect holds only its types, CHECKs and index
+predicates (the dialect-neutral tables the backend runs statements on carry
+both, and Alembic would put SQLite's CHECKs into a PostgreSQL migration);
+:func:`render_item` writes repokit's column types into a migration as the
+plain SQLAlchemy types they are stored as, so the migration imports nothing
+from repokit.
 """
 
 from __future__ import annotations
@@ -33,10 +44,12 @@ from __future__ import annotations
 import hashlib
 import weakref
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
 
+from repokit.errors import UnsupportedOperation
 from repokit.tables import Table
 from repokit.types import FieldType
 from repokit_sqlalchemy.conditions import compile_condition
@@ -44,16 +57,41 @@ from repokit_sqlalchemy.postgres import PostgresDialect, postgres_column_type
 from repokit_sqlalchemy.sqlite import SQLiteDialect
 from repokit_sqlalchemy.sqlite_types import sqlite_checks, sqlite_column_type
 
-__all__ = ["column_type", "define_table", "define_tables", "sql_table"]
+__all__ = [
+    "DialectName",
+    "column_type",
+    "define_table",
+    "define_tables",
+    "metadata",
+    "render_item",
+    "sql_table",
+]
+
+#: The databases a metadata can be built for (``sa.engine.Dialect.name``).
+DialectName = Literal["postgresql", "sqlite"]
+_DIALECTS: tuple[DialectName, ...] = ("postgresql", "sqlite")
 
 _MAX_NAME = 63  # PostgreSQL's identifier limit
 _POSTGRES = PostgresDialect()
 _SQLITE = SQLiteDialect()
 
 
-def column_type(ftype: FieldType) -> sa.types.TypeEngine[Any]:
-    """The column type of *ftype*: PostgreSQL's, with a SQLite variant."""
-    return postgres_column_type(ftype).with_variant(sqlite_column_type(ftype), "sqlite")
+def column_type(ftype: FieldType, dialect: DialectName | None = None) -> sa.types.TypeEngine[Any]:
+    """The column type of *ftype* on *dialect*; by default PostgreSQL's, with a SQLite variant."""
+    if dialect is None:
+        return postgres_column_type(ftype).with_variant(sqlite_column_type(ftype), "sqlite")
+    if _check_dialect(dialect) == "sqlite":
+        return sqlite_column_type(ftype)
+    return postgres_column_type(ftype)
+
+
+def _check_dialect(dialect: str) -> DialectName:
+    for known in _DIALECTS:
+        if dialect == known:
+            return known
+    raise UnsupportedOperation(
+        f"repokit builds SQL tables for {' and '.join(_DIALECTS)}, not {dialect!r}"
+    )
 
 
 def _name(prefix: str, table: str, parts: Iterable[str]) -> str:
@@ -64,30 +102,50 @@ def _name(prefix: str, table: str, parts: Iterable[str]) -> str:
     return f"{name[: _MAX_NAME - 11]}_{digest}"
 
 
-def define_table(metadata: sa.MetaData, table: Table[Any]) -> sa.Table:
-    """Define *table* on *metadata* and return the SQLAlchemy table."""
+def define_table(
+    metadata: sa.MetaData, table: Table[Any], *, dialect: DialectName | None = None
+) -> sa.Table:
+    """Define *table* on *metadata* and return the SQLAlchemy table.
+
+    Args:
+        metadata: where to define it.
+        table: the repokit table.
+        dialect: the one database the definition is for (for migrations:
+            only its column types, CHECKs and index predicates); ``None``
+            defines one table for both, with type variants and
+            dialect-conditional DDL, as the backend runs statements on.
+    """
+    on = None if dialect is None else _check_dialect(dialect)
     items: list[Any] = []
     for name, field in table.fields.items():
         ftype = field.type
-        column = sa.Column(name, column_type(ftype), nullable=ftype.nullable, autoincrement=False)
+        column = sa.Column(
+            name, column_type(ftype, on), nullable=ftype.nullable, autoincrement=False
+        )
         items.append(column)
-        for check in sqlite_checks(name, ftype):
-            items.append(sa.CheckConstraint(check).ddl_if(dialect="sqlite"))
+        if on == "postgresql":
+            continue
+        for what, check in sqlite_checks(name, ftype):
+            # Named: Alembic's batch mode (SQLite's ALTER) drops unnamed CHECKs.
+            constraint = sa.CheckConstraint(check, name=_name("ck", table.name, (name, what)))
+            items.append(constraint if on == "sqlite" else constraint.ddl_if(dialect="sqlite"))
     items.append(sa.PrimaryKeyConstraint(table.primary_key, name=_name("pk", table.name, ())))
     for unique in table.unique:
         if unique.where is None:
             items.append(sa.UniqueConstraint(*unique.fields, name=unique.name))
-    result = sa.Table(table.name, metadata, *items, sqlite_strict=True)
+    options: dict[str, Any] = {} if on == "postgresql" else {"sqlite_strict": True}
+    result = sa.Table(table.name, metadata, *items, **options)
 
     for unique in table.unique:
         if unique.where is not None:
-            sa.Index(
-                unique.name,
-                *(result.c[f] for f in unique.fields),
-                unique=True,
-                postgresql_where=compile_condition(unique.where, table, result, _POSTGRES),
-                sqlite_where=compile_condition(unique.where, table, result, _SQLITE),
-            )
+            where: dict[str, Any] = {}
+            if on != "sqlite":
+                where["postgresql_where"] = compile_condition(
+                    unique.where, table, result, _POSTGRES
+                )
+            if on != "postgresql":
+                where["sqlite_where"] = compile_condition(unique.where, table, result, _SQLITE)
+            sa.Index(unique.name, *(result.c[f] for f in unique.fields), unique=True, **where)
     keys = {index.fields for index in table.indexes}
     for index in table.indexes:
         sa.Index(index.name, *(result.c[f] for f in index.fields))
@@ -105,9 +163,46 @@ def _shadow_indexes(table: Table[Any], result: sa.Table, keys: list[tuple[str, .
         sa.Index(_name("ix", table.name, fields), *(result.c[f] for f in fields))
 
 
-def define_tables(metadata: sa.MetaData, *tables: Table[Any]) -> list[sa.Table]:
-    """Define *tables* on *metadata* (for Alembic's ``target_metadata``)."""
-    return [define_table(metadata, table) for table in tables]
+def define_tables(
+    metadata: sa.MetaData, *tables: Table[Any], dialect: DialectName | None = None
+) -> list[sa.Table]:
+    """Define *tables* on *metadata* (see :func:`define_table` for *dialect*)."""
+    return [define_table(metadata, table, dialect=dialect) for table in tables]
+
+
+def metadata(*tables: Table[Any], dialect: DialectName | str) -> sa.MetaData:
+    """A new ``MetaData`` with *tables* as they are created on *dialect*: Alembic's target.
+
+    Args:
+        tables: the repokit tables.
+        dialect: ``"postgresql"`` or ``"sqlite"``: in ``env.py``,
+            ``connection.dialect.name``.
+
+    Raises:
+        UnsupportedOperation: another dialect.
+    """
+    result = sa.MetaData()
+    define_tables(result, *tables, dialect=_check_dialect(dialect))
+    return result
+
+
+def render_item(kind: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
+    """Alembic's ``render_item`` hook: repokit's column types as plain SQLAlchemy types.
+
+    repokit's ``TypeDecorator`` s (aware UTC datetimes, plain UUIDs, SQLite's
+    stored forms) convert values in Python; the database only ever sees
+    their ``impl``, a plain SQLAlchemy type. A migration renders that type
+    (``sa.DateTime(timezone=True)``, ``sa.Integer()``), so it needs no import
+    from repokit and keeps working whatever repokit's types become. Anything
+    else is left to Alembic (``False``); an ``env.py`` with its own hook
+    calls this one first.
+    """
+    if kind != "type" or not isinstance(obj, TypeDecorator):
+        return False
+    if not type(obj).__module__.startswith("repokit_sqlalchemy."):
+        return False
+    prefix = autogen_context.opts.get("sqlalchemy_module_prefix") or "sa."
+    return f"{prefix}{obj.impl_instance!r}"
 
 
 _defined: weakref.WeakKeyDictionary[Table[Any], sa.Table] = weakref.WeakKeyDictionary()

@@ -15,6 +15,7 @@ opens none: each of its statements is atomic on its own.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -38,6 +39,12 @@ R = TypeVar("R")
 
 _TOTAL = "repokit_total"
 _PROBED = "repokit_probed"
+
+#: DEBUG: the SQL text of each statement, before it runs (never its parameters: they are
+#: in ``repokit.statements`` records when the Database logs values). Statements run on the
+#: driver, so SQLAlchemy's ``echo`` and execution events never see them.
+_log = logging.getLogger("repokit.sqlalchemy")
+_DEBUG = logging.DEBUG
 
 
 class SQLAlchemySession(BackendSession):
@@ -77,10 +84,19 @@ class SQLAlchemySession(BackendSession):
             self._broken = True
         return mapped
 
-    async def _call(self, table: Table[Any], call: Callable[[Any, str | None], Awaitable[R]]) -> R:
-        """Run *call(driver, begin)*: the first statement carries the transaction's BEGIN."""
+    async def _call(
+        self, table: Table[Any], sql: str, call: Callable[[Any, str | None], Awaitable[R]]
+    ) -> R:
+        """Run *call(driver, begin)*, statement *sql*: the first carries the transaction's BEGIN."""
         driver = self._live().driver
         begin, self._begin = self._begin, None
+        if _log.isEnabledFor(_DEBUG):
+            _log.debug(
+                "%s%s",
+                f"{begin}; " if begin else "",
+                sql,
+                extra={"db_table": table.name, "db_statement": sql, "db_begin": begin},
+            )
         try:
             return await call(driver, begin)
         except Exception as exc:
@@ -91,13 +107,15 @@ class SQLAlchemySession(BackendSession):
     ) -> Sequence[Sequence[Any]]:
         fetch = self._dialect.fetch
         return await self._call(
-            table, lambda driver, begin: fetch(driver, statement.sql, params, begin)
+            table, statement.sql, lambda driver, begin: fetch(driver, statement.sql, params, begin)
         )
 
     async def _execute(self, table: Table[Any], statement: Statement, params: Sequence[Any]) -> int:
         execute = self._dialect.execute
         return await self._call(
-            table, lambda driver, begin: execute(driver, statement.sql, params, begin)
+            table,
+            statement.sql,
+            lambda driver, begin: execute(driver, statement.sql, params, begin),
         )
 
     def _where(
@@ -130,7 +148,9 @@ class SQLAlchemySession(BackendSession):
         batch = [statement.params([row[name] for name in names]) for row in rows]
         executemany = self._dialect.executemany
         await self._call(
-            table, lambda driver, begin: executemany(driver, statement.sql, batch, begin)
+            table,
+            statement.sql,
+            lambda driver, begin: executemany(driver, statement.sql, batch, begin),
         )
 
     def _select(
@@ -347,6 +367,7 @@ class SQLAlchemySession(BackendSession):
         lease = self._live()
         if self._begin is None and not self.read_only:
             try:
+                self._dialect.check_database()  # SQLite: the file is still the one prepared
                 await self._dialect.end(lease.driver, commit=True)
             except Exception as exc:
                 raise self._error(exc, None) from exc
@@ -356,13 +377,17 @@ class SQLAlchemySession(BackendSession):
         lease = self._lease
         if lease is None:
             return
-        if self._begin is None and not self.read_only and not self._broken:
-            try:
+        try:
+            if self._begin is None and not self.read_only and not self._broken:
                 await self._dialect.end(lease.driver, commit=False)
-            except Exception:
-                # A dead or confused connection must not be used again.
-                self._broken = True
-        await self._release(lease)
+        except BaseException as exc:
+            # A dead or confused connection (or one whose ROLLBACK was cut short) must
+            # not be used again; whatever happened, the lease goes back below.
+            self._broken = True
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            await self._release(lease)
 
     async def _release(self, lease: Lease) -> None:
         self._lease = None

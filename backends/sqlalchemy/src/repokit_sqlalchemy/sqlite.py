@@ -6,7 +6,8 @@ fails with "database is locked" (or, in WAL mode, with a busy snapshot) when
 another writer got there first. So:
 
 * the file runs in WAL mode (readers never block the writer or each other)
-  with a busy timeout;
+  with a busy timeout, unless the pragmas say otherwise
+  (:mod:`repokit_sqlalchemy.sqlite_pragmas`);
 * the driver runs in autocommit mode and repokit begins every read-write
   transaction itself with ``BEGIN IMMEDIATE`` (the write lock before the
   first statement, so a read-modify-write never loses its lock), in the
@@ -24,11 +25,25 @@ turn on it, and the backend declares it neither persistent nor concurrent.
 
 Any error inside a transaction is followed by ``ROLLBACK``: SQLite itself
 only undoes the failed statement and would commit the rest.
+
+The file. Open connections keep the file they opened: a database file
+deleted (or replaced, say by a restore that moves another file into place)
+under a running backend would go on accepting writes into the old file,
+which vanish on reopen. The file's identity (``st_dev``, ``st_ino``) is
+recorded when the backend prepares and compared, with one ``os.stat``, as
+every session opens and again just before a write session's ``COMMIT``. A
+mismatch raises :class:`~repokit.errors.BackendUnavailable` naming the
+file; nothing is committed, and the backend discards its idle connections
+on the old file. Read-only sessions are refused too (once the file changed,
+which file a pooled connection reads would depend on when it was opened).
+The recorded identity is kept: sessions fail until the original file is
+back in place; to work on a new file, open a new ``Database``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import json
 import os
@@ -52,6 +67,7 @@ from repokit.types import FieldType, Kind
 from repokit_sqlalchemy import sqlite_driver
 from repokit_sqlalchemy.dialect import Bind, DriverError, Failure, SQLDialect
 from repokit_sqlalchemy.sqlite_driver import OneHopConnection
+from repokit_sqlalchemy.sqlite_pragmas import SQLitePragmas
 from repokit_sqlalchemy.sqlite_types import sqlite_column_type
 
 __all__ = ["SQLiteDialect"]
@@ -60,6 +76,7 @@ __all__ = ["SQLiteDialect"]
 DEFAULT_BUSY_TIMEOUT = 30.0
 
 # Extended result codes (https://sqlite.org/rescode.html).
+_SQLITE_ERROR = 1
 _SQLITE_BUSY = 5
 _SQLITE_LOCKED = 6
 _SQLITE_READONLY = 8
@@ -68,6 +85,9 @@ _SQLITE_CONSTRAINT = 19
 _SQLITE_CONSTRAINT_PRIMARYKEY = 1555
 _SQLITE_CONSTRAINT_UNIQUE = 2067
 
+# SQLITE_ERROR is SQLite's generic code: a missing table has no code of its own, so the
+# generic code and this message prefix together say it (never the message alone).
+_NO_SUCH_TABLE = "no such table:"
 # "UNIQUE constraint failed: items.tenant, items.name" or "...: index 'uq_items_x'".
 # The code says what failed; the message only says which key.
 _FAILED_KEY = re.compile(r"constraint failed: (?:index '(?P<index>[^']+)'|(?P<columns>.+))$")
@@ -100,7 +120,11 @@ class SQLiteDialect(SQLDialect):
     offset_with_limit = True
 
     def __init__(
-        self, url: sa.URL | None = None, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+        self,
+        url: sa.URL | None = None,
+        *,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        pragmas: SQLitePragmas | None = None,
     ) -> None:
         database = (url.database if url is not None else None) or ""
         mode = url.query.get("mode") if url is not None else None
@@ -109,6 +133,13 @@ class SQLiteDialect(SQLDialect):
             database = database[len("file:") :].split("?", 1)[0]
         #: What identifies the database in this process: its real path.
         self.key = database if self.in_memory else os.path.realpath(database)
+        pragmas = pragmas or SQLitePragmas()
+        if self.in_memory:  # no journal file: SQLite keeps its memory journal
+            pragmas = dataclasses.replace(pragmas, journal_mode=None)
+        #: The pragmas asked for (``None``: the default of sqlite_pragmas.py's table).
+        self.pragmas = pragmas
+        if pragmas.busy_timeout is not None:
+            busy_timeout = pragmas.busy_timeout / 1000
         self.busy_timeout = busy_timeout
         self.capabilities = Capabilities(
             max_ids_per_statement=10_000,  # well under SQLITE_MAX_VARIABLE_NUMBER (32766)
@@ -117,6 +148,8 @@ class SQLiteDialect(SQLDialect):
         )
         self._owned = False
         self._prepared = False
+        #: (st_dev, st_ino) of the file when prepared; None until then and in memory.
+        self._file: tuple[int, int] | None = None
 
     # -- engine ------------------------------------------------------------------------------
 
@@ -136,12 +169,15 @@ class SQLiteDialect(SQLDialect):
         if self.key in ("", ":memory:"):
             # An unnamed in-memory database belongs to its engine alone.
             self.key = f":memory:{id(engine)}"
-        timeout_ms = int(self.busy_timeout * 1000)
+        statements = self.pragmas.connection_statements(
+            busy_timeout_ms=int(self.busy_timeout * 1000)
+        )
 
         def on_connect(dbapi_connection: Any, record: Any) -> None:
             cursor = dbapi_connection.cursor()
             try:
-                cursor.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+                for statement in statements:
+                    cursor.execute(statement)
             finally:
                 cursor.close()
 
@@ -155,14 +191,34 @@ class SQLiteDialect(SQLDialect):
         async with engine.connect() as connection:
             if not self._owned:
                 connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            # Recorded in the file (WAL, DELETE): set once per file, here.
+            wanted = self.pragmas.journal_mode or "WAL"
             try:
-                await connection.exec_driver_sql("PRAGMA journal_mode = WAL")
+                result = await connection.exec_driver_sql(f"PRAGMA journal_mode = {wanted}")
+                kept = str(result.scalar()).upper()
             except sa.exc.OperationalError as exc:
-                # A database opened read-only keeps its journal mode: nobody here writes.
                 error = self.classify(exc)
-                if error is None or error.failure is not Failure.READ_ONLY:
+                failure = error.failure if error is not None else None
+                if failure is Failure.CONFLICT and self.pragmas.journal_mode is not None:
+                    raise self._journal_refused(wanted, "the file is locked") from exc
+                # A database opened read-only keeps its journal mode: nobody here writes.
+                if failure is not Failure.READ_ONLY:
                     raise
+            else:
+                # SQLite answers with the mode it kept. The default is best effort (as
+                # ever); a mode asked for must hold, or the service would run on another.
+                if self.pragmas.journal_mode is not None and kept != wanted:
+                    raise self._journal_refused(wanted, f"SQLite kept {kept}")
+            # The connection is open: the file exists now (SQLite creates a new one).
+            found = os.stat(self.key)
+            self._file = (found.st_dev, found.st_ino)
         self._prepared = True
+
+    def _journal_refused(self, wanted: str, why: str) -> BackendUnavailable:
+        return BackendUnavailable(
+            f"cannot set journal_mode={wanted} on {self.key}: {why} (switching into or "
+            "out of WAL needs every other connection to the file closed)"
+        )
 
     def _check_folder(self) -> None:
         # Checked before aiosqlite is involved: a failed aiosqlite connect leaves its
@@ -170,6 +226,27 @@ class SQLiteDialect(SQLDialect):
         folder = os.path.dirname(self.key)
         if not os.path.isdir(folder):
             raise BackendUnavailable(f"cannot open {self.key}: {folder} is not a directory")
+
+    def check_database(self) -> None:
+        """Raise BackendUnavailable unless the file at the path is the one prepared."""
+        expected = self._file
+        if expected is None:  # in memory, or not prepared yet
+            return
+        try:
+            found = os.stat(self.key)
+        except FileNotFoundError:
+            raise BackendUnavailable(
+                f"the SQLite database file {self.key} was deleted while open: writes would "
+                "go to the deleted file and be lost; put the file back or open a new Database"
+            ) from None
+        except OSError as exc:
+            raise BackendUnavailable(f"cannot check the SQLite database file: {exc}") from exc
+        if (found.st_dev, found.st_ino) != expected:
+            raise BackendUnavailable(
+                f"the SQLite database file {self.key} was replaced by another file while "
+                "open: writes would go to the old file and be lost; open a new Database "
+                "to use the new file"
+            )
 
     # -- transactions ------------------------------------------------------------------------
 
@@ -231,6 +308,7 @@ class SQLiteDialect(SQLDialect):
         await driver.statement("BEGIN IMMEDIATE", ())
         try:
             await connection.run_sync(work)
+            self.check_database()  # as before a session's COMMIT
         except BaseException:
             await driver.rollback()
             raise
@@ -300,6 +378,8 @@ class SQLiteDialect(SQLDialect):
             return DriverError(Failure.UNAVAILABLE, name)
         if primary == _SQLITE_READONLY:
             return DriverError(Failure.READ_ONLY, name)
+        if code == _SQLITE_ERROR and str(error).startswith(_NO_SUCH_TABLE):
+            return DriverError(Failure.NO_TABLE, name)
         return None
 
 

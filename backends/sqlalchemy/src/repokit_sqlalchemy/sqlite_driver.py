@@ -15,11 +15,21 @@ changes in what SQLite executes or in which order.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from repokit.shielding import HeldCancellation
+
 __all__ = ["OneHopConnection", "connect"]
+
+
+#: The aiosqlite versions whose private attributes this module uses (``_tx``,
+#: ``_running``, ``_connection``, ``_thread``), each pinned by
+#: tests/backends/sqlalchemy/test_aiosqlite_privates.py.
+TESTED_AIOSQLITE = ((0, 21), (0, 22))
 
 
 class OneHopConnection:
@@ -44,7 +54,15 @@ class OneHopConnection:
             finally:
                 self.in_transaction = sqlite.in_transaction
 
-        return await connection._execute(tracked, connection._conn)
+        # aiosqlite's own _execute(), except for the future: once handed to the worker
+        # thread the work runs whether or not this task is cancelled, so the task waits
+        # for its end and the cancellation lands afterwards. The session then knows
+        # whether a transaction is open before the connection is used again.
+        if not connection._running or connection._connection is None:
+            raise ValueError("Connection closed")
+        future = HeldCancellation(loop=asyncio.get_running_loop())
+        connection._tx.put_nowait((future, functools.partial(tracked, connection._connection)))
+        return await future
 
     async def rollback(self) -> None:
         """Roll back, without a hop when no transaction is open (the pool's reset)."""

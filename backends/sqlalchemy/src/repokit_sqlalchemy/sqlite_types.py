@@ -156,14 +156,19 @@ def sqlite_column_type(ftype: FieldType) -> sa.types.TypeEngine[Any]:
     raise AssertionError(f"unknown kind {kind!r}")
 
 
-def sqlite_checks(column: str, ftype: FieldType) -> list[str]:
-    """CHECK constraints for what a STRICT column type does not enforce itself."""
+def sqlite_checks(column: str, ftype: FieldType) -> list[tuple[str, str]]:
+    """CHECK constraints for what a STRICT column type does not enforce itself.
+
+    Returns:
+        ``(what, expression)`` pairs; *what* (``bool``, ``length``, ``uuid``)
+        goes into the constraint's name.
+    """
     quoted = '"' + column + '"'
-    checks: list[str] = []
+    checks: list[tuple[str, str]] = []
     if ftype.kind is Kind.BOOL:
-        checks.append(f"{quoted} IN (0, 1)")
+        checks.append(("bool", f"{quoted} IN (0, 1)"))
     if ftype.kind is Kind.STR and ftype.max_length is not None:
-        checks.append(f"length({quoted}) <= {ftype.max_length}")
+        checks.append(("length", f"length({quoted}) <= {ftype.max_length}"))
     if ftype.kind is Kind.UUID:
-        checks.append(f"length({quoted}) = 32")
+        checks.append(("uuid", f"length({quoted}) = 32"))
     return checks

@@ -1,6 +1,7 @@
 """Every contract test, for ``from repokit.testing.suite import *``.
 
-Each module covers one section of CONTRACT.md and lists its test classes in
+Each module covers one section of the contract (``docs/contract.md`` in the
+source repository, cited as "CONTRACT §n") and lists its test classes in
 ``__all__``; they are collected in the importing module, which defines the
 ``repokit_harness`` fixture. Suite tests are never overridden: declare an
 expected failure in the harness instead.
@@ -9,6 +10,7 @@ expected failure in the harness instead.
 from repokit.testing.suite import (
     batches,
     cursors,
+    missing_tables,
     nulls,
     ordering,
     pagination,
@@ -26,6 +28,7 @@ from repokit.testing.suite import (
 )
 from repokit.testing.suite.batches import *  # noqa: F403
 from repokit.testing.suite.cursors import *  # noqa: F403
+from repokit.testing.suite.missing_tables import *  # noqa: F403
 from repokit.testing.suite.nulls import *  # noqa: F403
 from repokit.testing.suite.ordering import *  # noqa: F403
 from repokit.testing.suite.pagination import *  # noqa: F403
@@ -58,6 +61,7 @@ _MODULES = (
     cursors,
     properties,
     stateful,
+    missing_tables,
 )
 
 __all__ = [name for module in _MODULES for name in module.__all__]

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from repokit import CursorPagination, Database, Deleted, InvalidCursor, Order, Repository
+from repokit.tables import Columns
 from repokit.testing.schema import (
     Item,
     ItemId,
@@ -29,7 +30,7 @@ from repokit.testing.suite.pagination import in_order, seed
 __all__ = ["TestCursorBinding"]
 
 Repo = Repository[Item, ItemId]
-c = items.c
+c: Columns = items.c
 
 
 async def _cursor(db: Database, tenant: str, **query: Any) -> str:
@@ -56,32 +57,36 @@ class TestCursorBinding:
 
     @pytest.mark.asyncio
     async def test_a_cursor_from_another_filter_is_invalid(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        await seed(repokit_db, tenant)
-        cursor = await _cursor(repokit_db, tenant, conditions=c.score >= 1)
-        await _refused(repokit_db, cursor, conditions=c.score >= 2, scope=TenantScope(tenant))
-        await _refused(repokit_db, cursor, scope=TenantScope(tenant))
+        await seed(repokit_db, repokit_tenant)
+        cursor = await _cursor(repokit_db, repokit_tenant, conditions=c.score >= 1)
+        await _refused(
+            repokit_db, cursor, conditions=c.score >= 2, scope=TenantScope(repokit_tenant)
+        )
+        await _refused(repokit_db, cursor, scope=TenantScope(repokit_tenant))
 
     @pytest.mark.asyncio
     async def test_a_cursor_from_another_deleted_view_is_invalid(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        await seed(repokit_db, tenant)
-        cursor = await _cursor(repokit_db, tenant)
-        await _refused(repokit_db, cursor, scope=TenantScope(tenant), deleted=Deleted.INCLUDE)
+        await seed(repokit_db, repokit_tenant)
+        cursor = await _cursor(repokit_db, repokit_tenant)
+        await _refused(
+            repokit_db, cursor, scope=TenantScope(repokit_tenant), deleted=Deleted.INCLUDE
+        )
 
     @pytest.mark.asyncio
     async def test_a_cursor_from_another_scope_is_invalid(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        await seed(repokit_db, tenant)
+        await seed(repokit_db, repokit_tenant)
         other = new_tenant()
         await seed(repokit_db, other)
-        cursor = await _cursor(repokit_db, tenant)
+        cursor = await _cursor(repokit_db, repokit_tenant)
         await _refused(repokit_db, cursor, scope=TenantScope(other))
-        await _refused(repokit_db, cursor, scope=[TenantScope(tenant), TenantScope(other)])
-        await _refused(repokit_db, cursor, conditions=c.tenant == tenant)
+        await _refused(repokit_db, cursor, scope=[TenantScope(repokit_tenant), TenantScope(other)])
+        await _refused(repokit_db, cursor, conditions=c.tenant == repokit_tenant)
 
     @pytest.mark.asyncio
     @pytest.mark.parametrize(
@@ -94,25 +99,26 @@ class TestCursorBinding:
         ],
     )
     async def test_a_cursor_from_another_order_is_invalid(
-        self, repokit_db: Database, tenant: str, other_order: list[Order]
+        self, repokit_db: Database, repokit_tenant: str, other_order: list[Order]
     ) -> None:
-        await seed(repokit_db, tenant)
-        cursor = await _cursor(repokit_db, tenant, orders=[c.score.asc()])
-        await _refused(repokit_db, cursor, orders=other_order, scope=TenantScope(tenant))
+        await seed(repokit_db, repokit_tenant)
+        cursor = await _cursor(repokit_db, repokit_tenant, orders=[c.score.asc()])
+        await _refused(repokit_db, cursor, orders=other_order, scope=TenantScope(repokit_tenant))
 
     @pytest.mark.asyncio
     async def test_a_cursor_from_another_table_is_invalid(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        await seed(repokit_db, tenant)
-        scope = TenantScope(tenant, notes)
+        await seed(repokit_db, repokit_tenant)
+        scope = TenantScope(repokit_tenant, notes)
         note_repo: Repository[Note, int] = Repository(repokit_db, notes)
         await note_repo.batch_create(
-            [Note(new_note_id(), tenant, f"note {i}", rank=i % 2) for i in range(5)], scope=scope
+            [Note(new_note_id(), repokit_tenant, f"note {i}", rank=i % 2) for i in range(5)],
+            scope=scope,
         )
         page = await note_repo.search(pagination=CursorPagination(first=2), scope=scope)
         assert page.end_cursor is not None
-        await _refused(repokit_db, page.end_cursor, scope=TenantScope(tenant))
+        await _refused(repokit_db, page.end_cursor, scope=TenantScope(repokit_tenant))
 
     @pytest.mark.asyncio
     @pytest.mark.parametrize(
@@ -135,51 +141,53 @@ class TestCursorBinding:
         ],
     )
     async def test_a_malformed_cursor_is_invalid(
-        self, repokit_db: Database, tenant: str, cursor: str
+        self, repokit_db: Database, repokit_tenant: str, cursor: str
     ) -> None:
-        await seed(repokit_db, tenant)
-        await _refused(repokit_db, cursor, scope=TenantScope(tenant))
+        await seed(repokit_db, repokit_tenant)
+        await _refused(repokit_db, cursor, scope=TenantScope(repokit_tenant))
 
     @pytest.mark.asyncio
-    async def test_a_truncated_cursor_is_invalid(self, repokit_db: Database, tenant: str) -> None:
-        await seed(repokit_db, tenant)
-        cursor = await _cursor(repokit_db, tenant)
+    async def test_a_truncated_cursor_is_invalid(
+        self, repokit_db: Database, repokit_tenant: str
+    ) -> None:
+        await seed(repokit_db, repokit_tenant)
+        cursor = await _cursor(repokit_db, repokit_tenant)
         for length in sorted({1, 2, 5, 20, len(cursor) // 2, len(cursor) - 2, len(cursor) - 1}):
-            await _refused(repokit_db, cursor[:length], scope=TenantScope(tenant))
+            await _refused(repokit_db, cursor[:length], scope=TenantScope(repokit_tenant))
 
     @pytest.mark.asyncio
     async def test_a_cursor_with_extra_characters_is_invalid(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        await seed(repokit_db, tenant)
-        cursor = await _cursor(repokit_db, tenant)
+        await seed(repokit_db, repokit_tenant)
+        cursor = await _cursor(repokit_db, repokit_tenant)
         for changed in (cursor + "=", cursor + "==", cursor + "A", " " + cursor, cursor + "\n"):
-            await _refused(repokit_db, changed, scope=TenantScope(tenant))
+            await _refused(repokit_db, changed, scope=TenantScope(repokit_tenant))
 
     @pytest.mark.asyncio
     async def test_a_cursor_with_any_one_character_changed_is_invalid(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        await seed(repokit_db, tenant)
-        cursor = await _cursor(repokit_db, tenant)
+        await seed(repokit_db, repokit_tenant)
+        cursor = await _cursor(repokit_db, repokit_tenant)
         alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
         for position, char in enumerate(cursor):
             # The next character of the alphabet: a different, still well-formed cursor.
             flipped = alphabet[(alphabet.index(char) + 1) % len(alphabet)]
             tampered = cursor[:position] + flipped + cursor[position + 1 :]
-            await _refused(repokit_db, tampered, scope=TenantScope(tenant))
+            await _refused(repokit_db, tampered, scope=TenantScope(repokit_tenant))
 
     @pytest.mark.asyncio
     async def test_an_unchanged_cursor_of_the_same_query_is_accepted(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        live = await seed(repokit_db, tenant)
+        live = await seed(repokit_db, repokit_tenant)
         order = [c.score.asc()]
-        cursor = await _cursor(repokit_db, tenant, orders=order)
+        cursor = await _cursor(repokit_db, repokit_tenant, orders=order)
         # The same query, built again from scratch, takes the cursor.
         page = await Repository(repokit_db, items).search(
             orders=[items.c.score.asc()],
             pagination=CursorPagination(first=3, after=cursor),
-            scope=TenantScope(tenant),
+            scope=TenantScope(repokit_tenant),
         )
         assert page.items == in_order(live, order)[3:6]

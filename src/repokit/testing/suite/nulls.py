@@ -51,24 +51,24 @@ class _ScoreUpdate(UpdaterSpec):
 class TestNullState:
     @pytest.mark.asyncio
     async def test_omitted_field_reads_back_as_none(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        got = await stored_item(repokit_db, tenant)
+        got = await stored_item(repokit_db, repokit_tenant)
         assert all(getattr(got, field) is None for field in _NULLABLE)
 
     @pytest.mark.asyncio
     async def test_explicit_none_and_an_omitted_field_are_the_same_state(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        omitted = await stored_item(repokit_db, tenant, name="omitted")
+        omitted = await stored_item(repokit_db, repokit_tenant, name="omitted")
         explicit = await stored_item(
-            repokit_db, tenant, name="explicit", **dict.fromkeys(_NULLABLE)
+            repokit_db, repokit_tenant, name="explicit", **dict.fromkeys(_NULLABLE)
         )
         for field in _NULLABLE:
             assert getattr(omitted, field) is getattr(explicit, field) is None
         assert (
             await count_items(
-                repokit_db, tenant, *(items.c[field].is_null() for field in _NULLABLE)
+                repokit_db, repokit_tenant, *(items.c[field].is_null() for field in _NULLABLE)
             )
             == 2
         )
@@ -76,47 +76,47 @@ class TestNullState:
     @pytest.mark.asyncio
     @pytest.mark.parametrize("field", sorted(_NULLABLE))
     async def test_null_field_matches_eq_none_and_not_a_value(
-        self, repokit_db: Database, tenant: str, field: str
+        self, repokit_db: Database, repokit_tenant: str, field: str
     ) -> None:
-        await stored_item(repokit_db, tenant, name="null")
-        await stored_item(repokit_db, tenant, name="set", **{field: _NULLABLE[field]})
+        await stored_item(repokit_db, repokit_tenant, name="null")
+        await stored_item(repokit_db, repokit_tenant, name="set", **{field: _NULLABLE[field]})
         column = items.c[field]
-        assert await count_items(repokit_db, tenant, column == None) == 1  # noqa: E711
-        assert await count_items(repokit_db, tenant, column != None) == 1  # noqa: E711
-        assert await count_items(repokit_db, tenant, column.is_null()) == 1
-        assert await count_items(repokit_db, tenant, column.is_not_null()) == 1
+        assert await count_items(repokit_db, repokit_tenant, column == None) == 1  # noqa: E711
+        assert await count_items(repokit_db, repokit_tenant, column != None) == 1  # noqa: E711
+        assert await count_items(repokit_db, repokit_tenant, column.is_null()) == 1
+        assert await count_items(repokit_db, repokit_tenant, column.is_not_null()) == 1
 
     @pytest.mark.asyncio
     @pytest.mark.parametrize("field", sorted(_NULLABLE))
     async def test_update_to_none_makes_the_field_null(
-        self, repokit_db: Database, tenant: str, field: str
+        self, repokit_db: Database, repokit_tenant: str, field: str
     ) -> None:
-        item = await stored_item(repokit_db, tenant, **{field: _NULLABLE[field]})
+        item = await stored_item(repokit_db, repokit_tenant, **{field: _NULLABLE[field]})
         repo = item_repository(repokit_db)
-        updated = await repo.update(item.id, {field: None}, scope=TenantScope(tenant))
+        updated = await repo.update(item.id, {field: None}, scope=TenantScope(repokit_tenant))
         assert getattr(updated, field) is None
-        assert getattr(await repo.get(item.id, scope=TenantScope(tenant)), field) is None
-        assert await count_items(repokit_db, tenant, items.c[field].is_null()) == 1
+        assert getattr(await repo.get(item.id, scope=TenantScope(repokit_tenant)), field) is None
+        assert await count_items(repokit_db, repokit_tenant, items.c[field].is_null()) == 1
 
     @pytest.mark.asyncio
     async def test_tri_state_nullify_makes_the_field_null(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        item = await stored_item(repokit_db, tenant, score=3)
+        item = await stored_item(repokit_db, repokit_tenant, score=3)
         repo = item_repository(repokit_db)
         spec = _ScoreUpdate(score=TriState.nullify())
-        await repo.update(item.id, spec, scope=TenantScope(tenant))
-        assert (await repo.get(item.id, scope=TenantScope(tenant))).score is None
-        assert await count_items(repokit_db, tenant, items.c.score == None) == 1  # noqa: E711
+        await repo.update(item.id, spec, scope=TenantScope(repokit_tenant))
+        assert (await repo.get(item.id, scope=TenantScope(repokit_tenant))).score is None
+        assert await count_items(repokit_db, repokit_tenant, items.c.score == None) == 1  # noqa: E711
 
     @pytest.mark.asyncio
     async def test_null_and_not_null_partition_every_entity(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         for score in (None, 0, None, -1):
-            await stored_item(repokit_db, tenant, score=score)
-        nulls = await count_items(repokit_db, tenant, items.c.score.is_null())
-        others = await count_items(repokit_db, tenant, items.c.score.is_not_null())
+            await stored_item(repokit_db, repokit_tenant, score=score)
+        nulls = await count_items(repokit_db, repokit_tenant, items.c.score.is_null())
+        others = await count_items(repokit_db, repokit_tenant, items.c.score.is_not_null())
         assert (nulls, others) == (2, 2)
 
 
@@ -124,33 +124,33 @@ class TestNullableFields:
     @pytest.mark.asyncio
     @pytest.mark.parametrize("field", ["name", "tenant", "status", "version"])
     async def test_field_whose_annotation_excludes_none_refuses_none_on_create(
-        self, repokit_db: Database, tenant: str, field: str
+        self, repokit_db: Database, repokit_tenant: str, field: str
     ) -> None:
         nothing: dict[str, Any] = {field: None}
-        entity = dataclasses.replace(new_item(tenant), **nothing)
+        entity = dataclasses.replace(new_item(repokit_tenant), **nothing)
         repo = item_repository(repokit_db)
         with pytest.raises(InvalidValue) as caught:
-            await repo.create(entity, scope=TenantScope(tenant))
+            await repo.create(entity, scope=TenantScope(repokit_tenant))
         assert (caught.value.entity, caught.value.field) == (items.entity_name, field)
-        assert await count_items(repokit_db, tenant, deleted=Deleted.INCLUDE) == 0
+        assert await count_items(repokit_db, repokit_tenant, deleted=Deleted.INCLUDE) == 0
 
     @pytest.mark.asyncio
     @pytest.mark.parametrize("field", ["name", "status"])
     async def test_field_whose_annotation_excludes_none_refuses_none_on_update(
-        self, repokit_db: Database, tenant: str, field: str
+        self, repokit_db: Database, repokit_tenant: str, field: str
     ) -> None:
-        item = await stored_item(repokit_db, tenant)
+        item = await stored_item(repokit_db, repokit_tenant)
         repo = item_repository(repokit_db)
         with pytest.raises(InvalidValue) as caught:
-            await repo.update(item.id, {field: None}, scope=TenantScope(tenant))
+            await repo.update(item.id, {field: None}, scope=TenantScope(repokit_tenant))
         assert caught.value.field == field
-        assert await repo.get(item.id, scope=TenantScope(tenant)) == item
+        assert await repo.get(item.id, scope=TenantScope(repokit_tenant)) == item
 
     @pytest.mark.asyncio
     async def test_field_whose_annotation_admits_none_accepts_none(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        got = await stored_item(repokit_db, tenant, **dict.fromkeys(_NULLABLE))
+        got = await stored_item(repokit_db, repokit_tenant, **dict.fromkeys(_NULLABLE))
         assert got.status is Status.ACTIVE
         assert all(items.fields[field].type.nullable for field in _NULLABLE)
         assert not any(items.fields[f].type.nullable for f in ("id", "tenant", "name", "status"))

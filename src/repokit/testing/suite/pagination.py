@@ -25,6 +25,7 @@ from repokit import (
     Page,
     Repository,
 )
+from repokit.tables import Columns
 from repokit.testing.schema import (
     Item,
     ItemId,
@@ -37,7 +38,7 @@ from repokit.testing.schema import (
 __all__ = ["TestCursorPagination", "TestOffsetPagination"]
 
 Repo = Repository[Item, ItemId]
-c = items.c
+c: Columns = items.c
 
 _T0 = datetime(2024, 1, 1, tzinfo=UTC)
 _T1 = datetime(2024, 1, 2, tzinfo=UTC)
@@ -136,67 +137,69 @@ class TestOffsetPagination:
 
     @pytest.mark.asyncio
     async def test_a_page_holds_its_slice_of_the_requested_order(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        live = await seed(repokit_db, tenant)
+        live = await seed(repokit_db, repokit_tenant)
         order = [c.score.desc(), c.flag.asc()]
         page = await Repository(repokit_db, items).search(
-            orders=order, pagination=OffsetPagination(limit=4, offset=3), scope=TenantScope(tenant)
+            orders=order,
+            pagination=OffsetPagination(limit=4, offset=3),
+            scope=TenantScope(repokit_tenant),
         )
         assert page.items == in_order(live, order)[3:7]
 
     @pytest.mark.asyncio
     async def test_the_first_page_has_a_next_page_and_no_previous_page(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        await seed(repokit_db, tenant)
+        await seed(repokit_db, repokit_tenant)
         page = await Repository(repokit_db, items).search(
-            pagination=OffsetPagination(limit=5), scope=TenantScope(tenant)
+            pagination=OffsetPagination(limit=5), scope=TenantScope(repokit_tenant)
         )
         assert (len(page.items), *_flags(page)) == (5, False, True)
 
     @pytest.mark.asyncio
     async def test_a_middle_page_has_both_neighbours(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        await seed(repokit_db, tenant)
+        await seed(repokit_db, repokit_tenant)
         page = await Repository(repokit_db, items).search(
-            pagination=OffsetPagination(limit=5, offset=5), scope=TenantScope(tenant)
+            pagination=OffsetPagination(limit=5, offset=5), scope=TenantScope(repokit_tenant)
         )
         assert (len(page.items), *_flags(page)) == (5, True, True)
 
     @pytest.mark.asyncio
     async def test_a_partial_last_page_has_no_next_page(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        await seed(repokit_db, tenant)
+        await seed(repokit_db, repokit_tenant)
         page = await Repository(repokit_db, items).search(
-            pagination=OffsetPagination(limit=5, offset=10), scope=TenantScope(tenant)
+            pagination=OffsetPagination(limit=5, offset=10), scope=TenantScope(repokit_tenant)
         )
         assert (len(page.items), *_flags(page)) == (LIVE - 10, True, False)
 
     @pytest.mark.asyncio
     async def test_a_full_last_page_has_no_next_page(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        await seed(repokit_db, tenant)
+        await seed(repokit_db, repokit_tenant)
         # Twelve entities match: the third page of four is full and the last.
         page = await Repository(repokit_db, items).search(
             conditions=c.name != "item-00",
             pagination=OffsetPagination(limit=4, offset=8),
-            scope=TenantScope(tenant),
+            scope=TenantScope(repokit_tenant),
         )
         assert (len(page.items), *_flags(page)) == (4, True, False)
 
     @pytest.mark.asyncio
     @pytest.mark.parametrize("total_count", [False, True])
     async def test_an_offset_beyond_the_end_is_empty_with_a_previous_page(
-        self, repokit_db: Database, tenant: str, total_count: bool
+        self, repokit_db: Database, repokit_tenant: str, total_count: bool
     ) -> None:
-        await seed(repokit_db, tenant)
+        await seed(repokit_db, repokit_tenant)
         page = await Repository(repokit_db, items).search(
             pagination=OffsetPagination(limit=3, offset=50),
-            scope=TenantScope(tenant),
+            scope=TenantScope(repokit_tenant),
             total_count=total_count,
         )
         assert (page.items, *_flags(page)) == ([], True, False)
@@ -205,26 +208,26 @@ class TestOffsetPagination:
     @pytest.mark.asyncio
     @pytest.mark.parametrize("offset", [0, 4])
     async def test_an_empty_result_has_neither_neighbour(
-        self, repokit_db: Database, tenant: str, offset: int
+        self, repokit_db: Database, repokit_tenant: str, offset: int
     ) -> None:
-        await seed(repokit_db, tenant)
+        await seed(repokit_db, repokit_tenant)
         page = await Repository(repokit_db, items).search(
             conditions=c.score > 100,
             pagination=OffsetPagination(limit=3, offset=offset),
-            scope=TenantScope(tenant),
+            scope=TenantScope(repokit_tenant),
             total_count=True,
         )
         assert (page.items, page.total_count, *_flags(page)) == ([], 0, False, False)
 
     @pytest.mark.asyncio
     async def test_total_count_counts_the_whole_filtered_scoped_set(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        live = await seed(repokit_db, tenant)
+        live = await seed(repokit_db, repokit_tenant)
         page = await Repository(repokit_db, items).search(
             conditions=c.score != 3,
             pagination=OffsetPagination(limit=2, offset=1),
-            scope=TenantScope(tenant),
+            scope=TenantScope(repokit_tenant),
             total_count=True,
         )
         assert page.total_count == sum(1 for e in live if e.score != 3)
@@ -233,14 +236,16 @@ class TestOffsetPagination:
     @pytest.mark.asyncio
     @pytest.mark.parametrize("order", _ORDER_PARAMS)
     async def test_walking_every_offset_page_visits_every_entity_once_in_order(
-        self, repokit_db: Database, tenant: str, order: list[Order]
+        self, repokit_db: Database, repokit_tenant: str, order: list[Order]
     ) -> None:
-        live = await seed(repokit_db, tenant)
+        live = await seed(repokit_db, repokit_tenant)
         repo: Repo = Repository(repokit_db, items)
         seen: list[Item] = []
         for offset in range(0, LIVE + 3, 3):
             page = await repo.search(
-                orders=order, pagination=OffsetPagination(3, offset), scope=TenantScope(tenant)
+                orders=order,
+                pagination=OffsetPagination(3, offset),
+                scope=TenantScope(repokit_tenant),
             )
             seen += page.items
         assert seen == in_order(live, order)
@@ -272,36 +277,38 @@ class TestCursorPagination:
 
     @pytest.mark.asyncio
     async def test_the_first_page_has_a_next_page_and_no_previous_page(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        live = await seed(repokit_db, tenant)
+        live = await seed(repokit_db, repokit_tenant)
         page = await Repository(repokit_db, items).search(
-            orders=[c.score.asc()], pagination=CursorPagination(first=4), scope=TenantScope(tenant)
+            orders=[c.score.asc()],
+            pagination=CursorPagination(first=4),
+            scope=TenantScope(repokit_tenant),
         )
         assert page.items == in_order(live, [c.score.asc()])[:4]
         assert _flags(page) == (False, True)
 
     @pytest.mark.asyncio
     async def test_the_last_page_comes_back_in_the_requested_order(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        live = await seed(repokit_db, tenant)
+        live = await seed(repokit_db, repokit_tenant)
         order = [c.at.desc(), c.score.asc()]
         page = await Repository(repokit_db, items).search(
-            orders=order, pagination=CursorPagination(last=4), scope=TenantScope(tenant)
+            orders=order, pagination=CursorPagination(last=4), scope=TenantScope(repokit_tenant)
         )
         assert page.items == in_order(live, order)[-4:]
         assert _flags(page) == (True, False)
 
     @pytest.mark.asyncio
     async def test_a_backward_page_comes_back_in_the_requested_order(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        live = await seed(repokit_db, tenant)
+        live = await seed(repokit_db, repokit_tenant)
         order = [c.flag.asc(), c.ref.desc()]
         expected = in_order(live, order)
         repo: Repo = Repository(repokit_db, items)
-        scope = TenantScope(tenant)
+        scope = TenantScope(repokit_tenant)
         last = await repo.search(orders=order, pagination=CursorPagination(last=4), scope=scope)
         page = await repo.search(
             orders=order, pagination=CursorPagination(last=5, before=last.start_cursor), scope=scope
@@ -311,11 +318,11 @@ class TestCursorPagination:
 
     @pytest.mark.asyncio
     async def test_a_middle_page_has_both_neighbours_in_both_directions(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        await seed(repokit_db, tenant)
+        await seed(repokit_db, repokit_tenant)
         repo: Repo = Repository(repokit_db, items)
-        scope = TenantScope(tenant)
+        scope = TenantScope(repokit_tenant)
         first = await repo.search(pagination=CursorPagination(first=4), scope=scope)
         forward = await repo.search(
             pagination=CursorPagination(first=4, after=first.end_cursor), scope=scope
@@ -328,10 +335,13 @@ class TestCursorPagination:
 
     @pytest.mark.asyncio
     async def test_an_exact_multiple_of_the_page_size_ends_on_a_full_page(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        await seed(repokit_db, tenant)
-        query: dict[str, Any] = {"conditions": c.name != "item-00", "scope": TenantScope(tenant)}
+        await seed(repokit_db, repokit_tenant)
+        query: dict[str, Any] = {
+            "conditions": c.name != "item-00",
+            "scope": TenantScope(repokit_tenant),
+        }
         repo: Repo = Repository(repokit_db, items)
         for backward in (False, True):
             pages = await walk_pages(repo, 4, backward=backward, **query)
@@ -339,11 +349,11 @@ class TestCursorPagination:
 
     @pytest.mark.asyncio
     async def test_the_page_after_the_last_entity_is_empty_with_a_previous_page(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        await seed(repokit_db, tenant)
+        await seed(repokit_db, repokit_tenant)
         repo: Repo = Repository(repokit_db, items)
-        scope = TenantScope(tenant)
+        scope = TenantScope(repokit_tenant)
         last = await repo.search(pagination=CursorPagination(last=2), scope=scope)
         page = await repo.search(
             pagination=CursorPagination(first=3, after=last.end_cursor), scope=scope
@@ -353,11 +363,11 @@ class TestCursorPagination:
 
     @pytest.mark.asyncio
     async def test_the_page_before_the_first_entity_is_empty_with_a_next_page(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        await seed(repokit_db, tenant)
+        await seed(repokit_db, repokit_tenant)
         repo: Repo = Repository(repokit_db, items)
-        scope = TenantScope(tenant)
+        scope = TenantScope(repokit_tenant)
         first = await repo.search(pagination=CursorPagination(first=2), scope=scope)
         page = await repo.search(
             pagination=CursorPagination(last=3, before=first.start_cursor), scope=scope
@@ -367,13 +377,13 @@ class TestCursorPagination:
     @pytest.mark.asyncio
     @pytest.mark.parametrize("pagination", [CursorPagination(first=3), CursorPagination(last=3)])
     async def test_an_empty_result_has_no_cursors_and_no_neighbours(
-        self, repokit_db: Database, tenant: str, pagination: CursorPagination
+        self, repokit_db: Database, repokit_tenant: str, pagination: CursorPagination
     ) -> None:
-        await seed(repokit_db, tenant)
+        await seed(repokit_db, repokit_tenant)
         page = await Repository(repokit_db, items).search(
             conditions=c.score > 100,
             pagination=pagination,
-            scope=TenantScope(tenant),
+            scope=TenantScope(repokit_tenant),
             total_count=True,
         )
         assert (page.items, page.total_count, *_flags(page)) == ([], 0, False, False)
@@ -381,11 +391,11 @@ class TestCursorPagination:
 
     @pytest.mark.asyncio
     async def test_total_count_ignores_the_cursor_and_the_page(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        live = await seed(repokit_db, tenant)
+        live = await seed(repokit_db, repokit_tenant)
         matching = sum(1 for e in live if e.flag is not True)
-        query: dict[str, Any] = {"conditions": c.flag != True, "scope": TenantScope(tenant)}  # noqa: E712
+        query: dict[str, Any] = {"conditions": c.flag != True, "scope": TenantScope(repokit_tenant)}  # noqa: E712
         repo: Repo = Repository(repokit_db, items)
         for backward in (False, True):
             pages = await walk_pages(repo, 2, backward=backward, **query)
@@ -394,16 +404,16 @@ class TestCursorPagination:
     @pytest.mark.asyncio
     @pytest.mark.parametrize("order", _ORDER_PARAMS)
     async def test_walking_forward_visits_every_entity_once_in_order(
-        self, repokit_db: Database, tenant: str, order: list[Order]
+        self, repokit_db: Database, repokit_tenant: str, order: list[Order]
     ) -> None:
-        live = await seed(repokit_db, tenant)
+        live = await seed(repokit_db, repokit_tenant)
         repo: Repo = Repository(repokit_db, items)
         expected = in_order(live, order)
-        whole = await repo.search(orders=order, scope=TenantScope(tenant))
+        whole = await repo.search(orders=order, scope=TenantScope(repokit_tenant))
         assert whole.items == expected
         for size in (1, 3, 5):
             pages = await walk_pages(
-                repo, size, backward=False, orders=order, scope=TenantScope(tenant)
+                repo, size, backward=False, orders=order, scope=TenantScope(repokit_tenant)
             )
             assert [e for p in pages for e in p.items] == expected
             assert [_flags(p) for p in pages] == [
@@ -413,14 +423,14 @@ class TestCursorPagination:
     @pytest.mark.asyncio
     @pytest.mark.parametrize("order", _ORDER_PARAMS)
     async def test_walking_backward_visits_every_entity_once_in_order(
-        self, repokit_db: Database, tenant: str, order: list[Order]
+        self, repokit_db: Database, repokit_tenant: str, order: list[Order]
     ) -> None:
-        live = await seed(repokit_db, tenant)
+        live = await seed(repokit_db, repokit_tenant)
         repo: Repo = Repository(repokit_db, items)
         expected = in_order(live, order)
         for size in (1, 3, 5):
             pages = await walk_pages(
-                repo, size, backward=True, orders=order, scope=TenantScope(tenant)
+                repo, size, backward=True, orders=order, scope=TenantScope(repokit_tenant)
             )
             assert [e for p in reversed(pages) for e in p.items] == expected
             assert [_flags(p) for p in pages] == [
@@ -429,11 +439,11 @@ class TestCursorPagination:
 
     @pytest.mark.asyncio
     async def test_turning_back_returns_the_previous_page(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        await seed(repokit_db, tenant)
+        await seed(repokit_db, repokit_tenant)
         repo: Repo = Repository(repokit_db, items)
-        query: dict[str, Any] = {"orders": [c.score.desc()], "scope": TenantScope(tenant)}
+        query: dict[str, Any] = {"orders": [c.score.desc()], "scope": TenantScope(repokit_tenant)}
         first = await repo.search(pagination=CursorPagination(first=4), **query)
         second = await repo.search(
             pagination=CursorPagination(first=4, after=first.end_cursor), **query
@@ -446,13 +456,13 @@ class TestCursorPagination:
 
     @pytest.mark.asyncio
     async def test_an_after_cursor_still_works_once_its_entity_is_purged(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        live = await seed(repokit_db, tenant)
+        live = await seed(repokit_db, repokit_tenant)
         order = [c.score.asc()]
         expected = in_order(live, order)
         repo: Repo = Repository(repokit_db, items)
-        scope = TenantScope(tenant)
+        scope = TenantScope(repokit_tenant)
         first = await repo.search(orders=order, pagination=CursorPagination(first=4), scope=scope)
         await repo.purge(first.items[-1].id, scope=scope)
         page = await repo.search(
@@ -463,11 +473,13 @@ class TestCursorPagination:
 
     @pytest.mark.asyncio
     async def test_no_previous_page_once_the_only_entity_behind_the_cursor_is_purged(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo: Repo = Repository(repokit_db, items)
-        scope = TenantScope(tenant)
-        first, second = [Item(ItemId(uuid.uuid4()), tenant, f"n{s}", score=s) for s in (1, 2)]
+        scope = TenantScope(repokit_tenant)
+        first, second = [
+            Item(ItemId(uuid.uuid4()), repokit_tenant, f"n{s}", score=s) for s in (1, 2)
+        ]
         await repo.batch_create([first, second], scope=scope)
         query: dict[str, Any] = {"orders": [c.score.asc()], "scope": scope}
         page = await repo.search(pagination=CursorPagination(first=1), **query)
@@ -481,13 +493,15 @@ class TestCursorPagination:
 
     @pytest.mark.asyncio
     async def test_no_previous_page_once_the_cursor_entity_moves_past_the_cursor(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         # The cursor's own entity still exists but now sorts after the cursor:
         # it is no longer behind it, and nothing else is.
         repo: Repo = Repository(repokit_db, items)
-        scope = TenantScope(tenant)
-        first, second = [Item(ItemId(uuid.uuid4()), tenant, f"n{s}", score=s) for s in (1, 2)]
+        scope = TenantScope(repokit_tenant)
+        first, second = [
+            Item(ItemId(uuid.uuid4()), repokit_tenant, f"n{s}", score=s) for s in (1, 2)
+        ]
         await repo.batch_create([first, second], scope=scope)
         query: dict[str, Any] = {"orders": [c.score.asc()], "scope": scope}
         page = await repo.search(pagination=CursorPagination(first=1), **query)
@@ -500,13 +514,13 @@ class TestCursorPagination:
 
     @pytest.mark.asyncio
     async def test_a_before_cursor_still_works_once_its_entity_is_purged(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        live = await seed(repokit_db, tenant)
+        live = await seed(repokit_db, repokit_tenant)
         order = [c.at.desc()]
         expected = in_order(live, order)
         repo: Repo = Repository(repokit_db, items)
-        scope = TenantScope(tenant)
+        scope = TenantScope(repokit_tenant)
         last = await repo.search(orders=order, pagination=CursorPagination(last=4), scope=scope)
         await repo.purge(last.items[0].id, scope=scope)
         page = await repo.search(

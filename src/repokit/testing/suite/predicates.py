@@ -49,25 +49,31 @@ async def _seed(db: Database, tenant: str) -> None:
 
 class TestComparisons:
     @pytest.mark.asyncio
-    async def test_eq_matches_equal_values_only(self, repokit_db: Database, tenant: str) -> None:
-        await _seed(repokit_db, tenant)
-        assert await matching_names(repokit_db, tenant, items.c.score == 2) == {"two"}
+    async def test_eq_matches_equal_values_only(
+        self, repokit_db: Database, repokit_tenant: str
+    ) -> None:
+        await _seed(repokit_db, repokit_tenant)
+        assert await matching_names(repokit_db, repokit_tenant, items.c.score == 2) == {"two"}
 
     @pytest.mark.asyncio
-    async def test_eq_none_matches_null(self, repokit_db: Database, tenant: str) -> None:
-        await _seed(repokit_db, tenant)
-        assert await matching_names(repokit_db, tenant, items.c.score == None) == {"none"}  # noqa: E711
+    async def test_eq_none_matches_null(self, repokit_db: Database, repokit_tenant: str) -> None:
+        await _seed(repokit_db, repokit_tenant)
+        assert await matching_names(repokit_db, repokit_tenant, items.c.score == None) == {"none"}  # noqa: E711
 
     @pytest.mark.asyncio
-    async def test_ne_none_matches_non_null(self, repokit_db: Database, tenant: str) -> None:
-        await _seed(repokit_db, tenant)
-        got = await matching_names(repokit_db, tenant, items.c.score != None)  # noqa: E711
+    async def test_ne_none_matches_non_null(
+        self, repokit_db: Database, repokit_tenant: str
+    ) -> None:
+        await _seed(repokit_db, repokit_tenant)
+        got = await matching_names(repokit_db, repokit_tenant, items.c.score != None)  # noqa: E711
         assert got == _ALL - {"none"}
 
     @pytest.mark.asyncio
-    async def test_ne_matches_nulls(self, repokit_db: Database, tenant: str) -> None:
-        await _seed(repokit_db, tenant)
-        assert await matching_names(repokit_db, tenant, items.c.score != 2) == _ALL - {"two"}
+    async def test_ne_matches_nulls(self, repokit_db: Database, repokit_tenant: str) -> None:
+        await _seed(repokit_db, repokit_tenant)
+        assert await matching_names(repokit_db, repokit_tenant, items.c.score != 2) == _ALL - {
+            "two"
+        }
 
     @pytest.mark.asyncio
     @pytest.mark.parametrize(
@@ -82,10 +88,17 @@ class TestComparisons:
         ids=["lt", "le", "gt", "ge", "gt-min"],
     )
     async def test_range_comparison_never_matches_null(
-        self, repokit_db: Database, tenant: str, op: Operator, operand: int, expected: set[str]
+        self,
+        repokit_db: Database,
+        repokit_tenant: str,
+        op: Operator,
+        operand: int,
+        expected: set[str],
     ) -> None:
-        await _seed(repokit_db, tenant)
-        assert await matching_names(repokit_db, tenant, op(items.c.score, operand)) == expected
+        await _seed(repokit_db, repokit_tenant)
+        assert (
+            await matching_names(repokit_db, repokit_tenant, op(items.c.score, operand)) == expected
+        )
 
     @pytest.mark.asyncio
     @pytest.mark.parametrize(
@@ -107,22 +120,24 @@ class TestComparisons:
         ],
     )
     async def test_comparisons_on_each_ordered_kind(
-        self, repokit_db: Database, tenant: str, field: str, low: Any, mid: Any, high: Any
+        self, repokit_db: Database, repokit_tenant: str, field: str, low: Any, mid: Any, high: Any
     ) -> None:
         rows = [{"name": "null"}, {"name": "low", field: low}, {"name": "high", field: high}]
         if mid is not None:
             rows.append({"name": "mid", field: mid})
-        await store_items(repokit_db, tenant, rows)
+        await store_items(repokit_db, repokit_tenant, rows)
         column = items.c[field]
         pivot = mid if mid is not None else high
         above = {"high"} if mid is not None else set()
         at_pivot = {"mid"} if mid is not None else {"high"}
-        assert await matching_names(repokit_db, tenant, column < pivot) == {"low"}
-        assert await matching_names(repokit_db, tenant, column <= pivot) == {"low"} | at_pivot
-        assert await matching_names(repokit_db, tenant, column > pivot) == above
-        assert await matching_names(repokit_db, tenant, column >= pivot) == above | at_pivot
-        assert await matching_names(repokit_db, tenant, column == pivot) == at_pivot
-        assert await matching_names(repokit_db, tenant, column != pivot) == (
+        assert await matching_names(repokit_db, repokit_tenant, column < pivot) == {"low"}
+        assert (
+            await matching_names(repokit_db, repokit_tenant, column <= pivot) == {"low"} | at_pivot
+        )
+        assert await matching_names(repokit_db, repokit_tenant, column > pivot) == above
+        assert await matching_names(repokit_db, repokit_tenant, column >= pivot) == above | at_pivot
+        assert await matching_names(repokit_db, repokit_tenant, column == pivot) == at_pivot
+        assert await matching_names(repokit_db, repokit_tenant, column != pivot) == (
             {"null", "low"} | above
         )
 
@@ -130,50 +145,56 @@ class TestComparisons:
 class TestMembership:
     @pytest.mark.asyncio
     async def test_in_matches_listed_values_but_not_null(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        await _seed(repokit_db, tenant)
-        got = await matching_names(repokit_db, tenant, items.c.score.in_([1, 3, 4, 3]))
+        await _seed(repokit_db, repokit_tenant)
+        got = await matching_names(repokit_db, repokit_tenant, items.c.score.in_([1, 3, 4, 3]))
         assert got == {"one", "three"}
 
     @pytest.mark.asyncio
-    async def test_in_with_none_also_matches_null(self, repokit_db: Database, tenant: str) -> None:
-        await _seed(repokit_db, tenant)
-        got = await matching_names(repokit_db, tenant, items.c.score.in_([1, None]))
+    async def test_in_with_none_also_matches_null(
+        self, repokit_db: Database, repokit_tenant: str
+    ) -> None:
+        await _seed(repokit_db, repokit_tenant)
+        got = await matching_names(repokit_db, repokit_tenant, items.c.score.in_([1, None]))
         assert got == {"none", "one"}
 
     @pytest.mark.asyncio
-    async def test_in_of_nothing_matches_nothing(self, repokit_db: Database, tenant: str) -> None:
-        await _seed(repokit_db, tenant)
-        assert await matching_names(repokit_db, tenant, items.c.score.in_([])) == set()
+    async def test_in_of_nothing_matches_nothing(
+        self, repokit_db: Database, repokit_tenant: str
+    ) -> None:
+        await _seed(repokit_db, repokit_tenant)
+        assert await matching_names(repokit_db, repokit_tenant, items.c.score.in_([])) == set()
 
     @pytest.mark.asyncio
-    async def test_not_in_matches_nulls(self, repokit_db: Database, tenant: str) -> None:
-        await _seed(repokit_db, tenant)
-        got = await matching_names(repokit_db, tenant, items.c.score.not_in([1, 3]))
+    async def test_not_in_matches_nulls(self, repokit_db: Database, repokit_tenant: str) -> None:
+        await _seed(repokit_db, repokit_tenant)
+        got = await matching_names(repokit_db, repokit_tenant, items.c.score.not_in([1, 3]))
         assert got == {"none", "two", "five"}
 
     @pytest.mark.asyncio
-    async def test_not_in_with_none_excludes_nulls(self, repokit_db: Database, tenant: str) -> None:
-        await _seed(repokit_db, tenant)
-        got = await matching_names(repokit_db, tenant, items.c.score.not_in([1, None]))
+    async def test_not_in_with_none_excludes_nulls(
+        self, repokit_db: Database, repokit_tenant: str
+    ) -> None:
+        await _seed(repokit_db, repokit_tenant)
+        got = await matching_names(repokit_db, repokit_tenant, items.c.score.not_in([1, None]))
         assert got == {"two", "three", "five"}
 
     @pytest.mark.asyncio
     async def test_not_in_of_nothing_matches_everything(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        await _seed(repokit_db, tenant)
-        assert await matching_names(repokit_db, tenant, items.c.score.not_in([])) == _ALL
+        await _seed(repokit_db, repokit_tenant)
+        assert await matching_names(repokit_db, repokit_tenant, items.c.score.not_in([])) == _ALL
 
     @pytest.mark.asyncio
     @pytest.mark.parametrize("values", [[1, 3], [None], [None, 2], [], [4]])
     async def test_not_in_is_the_complement_of_in(
-        self, repokit_db: Database, tenant: str, values: list[int | None]
+        self, repokit_db: Database, repokit_tenant: str, values: list[int | None]
     ) -> None:
-        await _seed(repokit_db, tenant)
-        inside = await matching_names(repokit_db, tenant, items.c.score.in_(values))
-        outside = await matching_names(repokit_db, tenant, items.c.score.not_in(values))
+        await _seed(repokit_db, repokit_tenant)
+        inside = await matching_names(repokit_db, repokit_tenant, items.c.score.in_(values))
+        outside = await matching_names(repokit_db, repokit_tenant, items.c.score.not_in(values))
         assert inside | outside == _ALL
         assert not inside & outside
 
@@ -191,13 +212,15 @@ class TestMembership:
     async def test_text_matches_never_match_null(
         self,
         repokit_db: Database,
-        tenant: str,
+        repokit_tenant: str,
         make: Callable[[Any], Condition],
         expected: set[str],
     ) -> None:
-        await _seed(repokit_db, tenant)
-        assert await matching_names(repokit_db, tenant, make(items.c.code)) == expected
-        assert await matching_names(repokit_db, tenant, ~make(items.c.code)) == _ALL - expected
+        await _seed(repokit_db, repokit_tenant)
+        assert await matching_names(repokit_db, repokit_tenant, make(items.c.code)) == expected
+        assert (
+            await matching_names(repokit_db, repokit_tenant, ~make(items.c.code)) == _ALL - expected
+        )
 
 
 #: A fixed list of predicates over nulls and values: each must split the set in two.
@@ -228,51 +251,61 @@ _PREDICATES: list[Condition] = [
 class TestBooleanAlgebra:
     @pytest.mark.asyncio
     async def test_complement_counts_add_up_to_everything(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        await _seed(repokit_db, tenant)
-        total = await count_items(repokit_db, tenant)
+        await _seed(repokit_db, repokit_tenant)
+        total = await count_items(repokit_db, repokit_tenant)
         assert total == len(_ALL)
         for predicate in _PREDICATES:
-            matched = await count_items(repokit_db, tenant, predicate)
-            unmatched = await count_items(repokit_db, tenant, ~predicate)
+            matched = await count_items(repokit_db, repokit_tenant, predicate)
+            unmatched = await count_items(repokit_db, repokit_tenant, ~predicate)
             assert matched + unmatched == total, predicate
 
     @pytest.mark.asyncio
     async def test_complement_matches_exactly_the_other_entities(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        await _seed(repokit_db, tenant)
+        await _seed(repokit_db, repokit_tenant)
         for predicate in _PREDICATES:
-            matched = await matching_names(repokit_db, tenant, predicate)
-            assert await matching_names(repokit_db, tenant, not_(predicate)) == _ALL - matched
-            assert await matching_names(repokit_db, tenant, ~~predicate) == matched
+            matched = await matching_names(repokit_db, repokit_tenant, predicate)
+            assert (
+                await matching_names(repokit_db, repokit_tenant, not_(predicate)) == _ALL - matched
+            )
+            assert await matching_names(repokit_db, repokit_tenant, ~~predicate) == matched
 
     @pytest.mark.asyncio
     async def test_and_of_nothing_matches_everything(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        await _seed(repokit_db, tenant)
-        assert await matching_names(repokit_db, tenant, and_()) == _ALL
+        await _seed(repokit_db, repokit_tenant)
+        assert await matching_names(repokit_db, repokit_tenant, and_()) == _ALL
 
     @pytest.mark.asyncio
-    async def test_or_of_nothing_matches_nothing(self, repokit_db: Database, tenant: str) -> None:
-        await _seed(repokit_db, tenant)
-        assert await matching_names(repokit_db, tenant, or_()) == set()
+    async def test_or_of_nothing_matches_nothing(
+        self, repokit_db: Database, repokit_tenant: str
+    ) -> None:
+        await _seed(repokit_db, repokit_tenant)
+        assert await matching_names(repokit_db, repokit_tenant, or_()) == set()
 
     @pytest.mark.asyncio
     async def test_and_or_not_follow_boolean_algebra_over_nulls(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        await _seed(repokit_db, tenant)
+        await _seed(repokit_db, repokit_tenant)
         a, b = items.c.score > 1, items.c.code.startswith("a")
-        names_a = await matching_names(repokit_db, tenant, a)
-        names_b = await matching_names(repokit_db, tenant, b)
-        assert await matching_names(repokit_db, tenant, a & b) == names_a & names_b
-        assert await matching_names(repokit_db, tenant, a | b) == names_a | names_b
-        assert await matching_names(repokit_db, tenant, ~(a & b)) == _ALL - (names_a & names_b)
-        assert await matching_names(repokit_db, tenant, ~(a | b)) == _ALL - (names_a | names_b)
-        assert await matching_names(repokit_db, tenant, ~a | ~b) == _ALL - (names_a & names_b)
+        names_a = await matching_names(repokit_db, repokit_tenant, a)
+        names_b = await matching_names(repokit_db, repokit_tenant, b)
+        assert await matching_names(repokit_db, repokit_tenant, a & b) == names_a & names_b
+        assert await matching_names(repokit_db, repokit_tenant, a | b) == names_a | names_b
+        assert await matching_names(repokit_db, repokit_tenant, ~(a & b)) == _ALL - (
+            names_a & names_b
+        )
+        assert await matching_names(repokit_db, repokit_tenant, ~(a | b)) == _ALL - (
+            names_a | names_b
+        )
+        assert await matching_names(repokit_db, repokit_tenant, ~a | ~b) == _ALL - (
+            names_a & names_b
+        )
 
 
 _WRONG_TYPES: list[tuple[str, Operator, Any]] = [
@@ -302,42 +335,44 @@ class TestInvalidQueries:
     @pytest.mark.asyncio
     @pytest.mark.parametrize(("field", "op", "operand"), _WRONG_TYPES)
     async def test_operand_of_another_type_raises_invalid_query_before_io(
-        self, repokit_db: Database, tenant: str, field: str, op: Operator, operand: Any
+        self, repokit_db: Database, repokit_tenant: str, field: str, op: Operator, operand: Any
     ) -> None:
-        await _seed(repokit_db, tenant)
+        await _seed(repokit_db, repokit_tenant)
         querier = BatchQuerier(items)
         async with repokit_db.begin_readonly_session() as session:
             with pytest.raises(InvalidQuery):
                 await querier.count(
-                    session, conditions=op(items.c[field], operand), scope=TenantScope(tenant)
+                    session,
+                    conditions=op(items.c[field], operand),
+                    scope=TenantScope(repokit_tenant),
                 )
             # Nothing reached the backend, so the transaction is still usable.
-            assert await querier.count(session, scope=TenantScope(tenant)) == len(_ALL)
+            assert await querier.count(session, scope=TenantScope(repokit_tenant)) == len(_ALL)
 
     @pytest.mark.asyncio
     async def test_unknown_field_raises_invalid_query(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        await _seed(repokit_db, tenant)
+        await _seed(repokit_db, repokit_tenant)
         with pytest.raises(InvalidQuery):
             items.c.no_such_field  # noqa: B018
         with pytest.raises(InvalidQuery):
             items.c["no_such_field"]
         with pytest.raises(InvalidQuery):
             await item_repository(repokit_db).batch_update(
-                {"no_such_field": 1}, conditions=[TRUE], scope=TenantScope(tenant)
+                {"no_such_field": 1}, conditions=[TRUE], scope=TenantScope(repokit_tenant)
             )
-        assert await count_items(repokit_db, tenant) == len(_ALL)
+        assert await count_items(repokit_db, repokit_tenant) == len(_ALL)
 
     @pytest.mark.asyncio
     async def test_condition_on_another_table_raises_invalid_query_before_io(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
-        await _seed(repokit_db, tenant)
+        await _seed(repokit_db, repokit_tenant)
         querier = BatchQuerier(items)
         async with repokit_db.begin_readonly_session() as session:
             with pytest.raises(InvalidQuery):
                 await querier.count(
-                    session, conditions=notes.c.rank == 1, scope=TenantScope(tenant)
+                    session, conditions=notes.c.rank == 1, scope=TenantScope(repokit_tenant)
                 )
-            assert await querier.count(session, scope=TenantScope(tenant)) == len(_ALL)
+            assert await querier.count(session, scope=TenantScope(repokit_tenant)) == len(_ALL)

@@ -204,7 +204,7 @@ class TestCursorsAreTamperEvident:
     @property_settings()
     @given(cursor=_CURSOR_TEXT)
     def test_an_arbitrary_string_is_an_invalid_cursor(
-        self, repokit_runner: SuiteRunner, tenant: str, cursor: str
+        self, repokit_runner: SuiteRunner, repokit_tenant: str, cursor: str
     ) -> None:
         repo: Repo = Repository(repokit_runner.db, items)
         for pagination in (
@@ -212,7 +212,9 @@ class TestCursorsAreTamperEvident:
             CursorPagination(last=2, before=cursor),
         ):
             with pytest.raises(InvalidCursor):
-                repokit_runner.run(repo.search(pagination=pagination, scope=TenantScope(tenant)))
+                repokit_runner.run(
+                    repo.search(pagination=pagination, scope=TenantScope(repokit_tenant))
+                )
 
     @property_settings()
     @given(data=st.data())

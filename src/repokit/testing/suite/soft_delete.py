@@ -44,120 +44,128 @@ class TestSoftDeleteByStatus:
     """delete / restore / purge on a table whose marker is a status field."""
 
     @pytest.mark.asyncio
-    async def test_delete_marks_the_entity_deleted(self, repokit_db: Database, tenant: str) -> None:
+    async def test_delete_marks_the_entity_deleted(
+        self, repokit_db: Database, repokit_tenant: str
+    ) -> None:
         repo = item_repository(repokit_db)
-        item = await repo.create(new_item(tenant))
-        await repo.delete(item.id, scope=TenantScope(tenant))
-        stored = await repo.get(item.id, scope=TenantScope(tenant), deleted=Deleted.INCLUDE)
+        item = await repo.create(new_item(repokit_tenant))
+        await repo.delete(item.id, scope=TenantScope(repokit_tenant))
+        stored = await repo.get(item.id, scope=TenantScope(repokit_tenant), deleted=Deleted.INCLUDE)
         assert stored.status is Status.DELETED
 
     @pytest.mark.asyncio
     async def test_delete_of_a_missing_entity_raises_entity_not_found(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = item_repository(repokit_db)
         with pytest.raises(EntityNotFound):
-            await repo.delete(new_item(tenant).id, scope=TenantScope(tenant))
+            await repo.delete(new_item(repokit_tenant).id, scope=TenantScope(repokit_tenant))
 
     @pytest.mark.asyncio
     async def test_delete_of_a_deleted_entity_raises_entity_not_found(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = item_repository(repokit_db)
-        item = await repo.create(new_item(tenant))
-        await repo.delete(item.id, scope=TenantScope(tenant))
-        before = await repo.get(item.id, scope=TenantScope(tenant), deleted=Deleted.INCLUDE)
+        item = await repo.create(new_item(repokit_tenant))
+        await repo.delete(item.id, scope=TenantScope(repokit_tenant))
+        before = await repo.get(item.id, scope=TenantScope(repokit_tenant), deleted=Deleted.INCLUDE)
         with pytest.raises(EntityNotFound):
-            await repo.delete(item.id, scope=TenantScope(tenant))
-        after = await repo.get(item.id, scope=TenantScope(tenant), deleted=Deleted.INCLUDE)
+            await repo.delete(item.id, scope=TenantScope(repokit_tenant))
+        after = await repo.get(item.id, scope=TenantScope(repokit_tenant), deleted=Deleted.INCLUDE)
         assert after == before
 
     @pytest.mark.asyncio
     async def test_update_of_a_deleted_entity_raises_entity_not_found(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = item_repository(repokit_db)
-        item = await repo.create(new_item(tenant, score=1))
-        await repo.delete(item.id, scope=TenantScope(tenant))
+        item = await repo.create(new_item(repokit_tenant, score=1))
+        await repo.delete(item.id, scope=TenantScope(repokit_tenant))
         with pytest.raises(EntityNotFound):
-            await repo.update(item.id, {"score": 2}, scope=TenantScope(tenant))
-        stored = await repo.get(item.id, scope=TenantScope(tenant), deleted=Deleted.INCLUDE)
+            await repo.update(item.id, {"score": 2}, scope=TenantScope(repokit_tenant))
+        stored = await repo.get(item.id, scope=TenantScope(repokit_tenant), deleted=Deleted.INCLUDE)
         assert stored.score == 1
 
     @pytest.mark.asyncio
-    async def test_restore_unmarks_the_entity(self, repokit_db: Database, tenant: str) -> None:
+    async def test_restore_unmarks_the_entity(
+        self, repokit_db: Database, repokit_tenant: str
+    ) -> None:
         repo = item_repository(repokit_db)
-        item = await repo.create(new_item(tenant))
-        await repo.delete(item.id, scope=TenantScope(tenant))
-        restored = await repo.restore(item.id, scope=TenantScope(tenant))
+        item = await repo.create(new_item(repokit_tenant))
+        await repo.delete(item.id, scope=TenantScope(repokit_tenant))
+        restored = await repo.restore(item.id, scope=TenantScope(repokit_tenant))
         assert restored.status is Status.ACTIVE
-        assert await repo.get(item.id, scope=TenantScope(tenant)) == restored
+        assert await repo.get(item.id, scope=TenantScope(repokit_tenant)) == restored
 
     @pytest.mark.asyncio
     async def test_restore_of_a_live_entity_raises_entity_not_found(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = item_repository(repokit_db)
-        item = await repo.create(new_item(tenant))
+        item = await repo.create(new_item(repokit_tenant))
         with pytest.raises(EntityNotFound):
-            await repo.restore(item.id, scope=TenantScope(tenant))
-        assert await repo.get(item.id, scope=TenantScope(tenant)) == item
+            await repo.restore(item.id, scope=TenantScope(repokit_tenant))
+        assert await repo.get(item.id, scope=TenantScope(repokit_tenant)) == item
 
     @pytest.mark.asyncio
     async def test_restore_of_a_missing_entity_raises_entity_not_found(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = item_repository(repokit_db)
         with pytest.raises(EntityNotFound):
-            await repo.restore(new_item(tenant).id, scope=TenantScope(tenant))
+            await repo.restore(new_item(repokit_tenant).id, scope=TenantScope(repokit_tenant))
 
     @pytest.mark.asyncio
-    async def test_purge_removes_a_live_entity(self, repokit_db: Database, tenant: str) -> None:
+    async def test_purge_removes_a_live_entity(
+        self, repokit_db: Database, repokit_tenant: str
+    ) -> None:
         repo = item_repository(repokit_db)
-        item = await repo.create(new_item(tenant))
-        await repo.purge(item.id, scope=TenantScope(tenant))
+        item = await repo.create(new_item(repokit_tenant))
+        await repo.purge(item.id, scope=TenantScope(repokit_tenant))
         with pytest.raises(EntityNotFound):
-            await repo.get(item.id, scope=TenantScope(tenant), deleted=Deleted.INCLUDE)
+            await repo.get(item.id, scope=TenantScope(repokit_tenant), deleted=Deleted.INCLUDE)
 
     @pytest.mark.asyncio
-    async def test_purge_removes_a_deleted_entity(self, repokit_db: Database, tenant: str) -> None:
+    async def test_purge_removes_a_deleted_entity(
+        self, repokit_db: Database, repokit_tenant: str
+    ) -> None:
         repo = item_repository(repokit_db)
-        item = await repo.create(new_item(tenant))
-        await repo.delete(item.id, scope=TenantScope(tenant))
-        await repo.purge(item.id, scope=TenantScope(tenant))
+        item = await repo.create(new_item(repokit_tenant))
+        await repo.delete(item.id, scope=TenantScope(repokit_tenant))
+        await repo.purge(item.id, scope=TenantScope(repokit_tenant))
         with pytest.raises(EntityNotFound):
-            await repo.get(item.id, scope=TenantScope(tenant), deleted=Deleted.INCLUDE)
+            await repo.get(item.id, scope=TenantScope(repokit_tenant), deleted=Deleted.INCLUDE)
 
     @pytest.mark.asyncio
     async def test_purge_of_a_missing_entity_raises_entity_not_found(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = item_repository(repokit_db)
         with pytest.raises(EntityNotFound):
-            await repo.purge(new_item(tenant).id, scope=TenantScope(tenant))
+            await repo.purge(new_item(repokit_tenant).id, scope=TenantScope(repokit_tenant))
 
     @pytest.mark.asyncio
     async def test_batch_delete_marks_only_live_entities_and_counts_them(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = item_repository(repokit_db)
-        live = await repo.batch_create([new_item(tenant) for _ in range(2)])
-        gone = await repo.create(new_item(tenant))
-        await repo.delete(gone.id, scope=TenantScope(tenant))
+        live = await repo.batch_create([new_item(repokit_tenant) for _ in range(2)])
+        gone = await repo.create(new_item(repokit_tenant))
+        await repo.delete(gone.id, scope=TenantScope(repokit_tenant))
         ids = [*(item.id for item in live), gone.id]
-        assert await repo.batch_delete(ids=ids, scope=TenantScope(tenant)) == 2
-        assert await count_items(repokit_db, tenant, deleted=Deleted.ONLY) == 3
+        assert await repo.batch_delete(ids=ids, scope=TenantScope(repokit_tenant)) == 2
+        assert await count_items(repokit_db, repokit_tenant, deleted=Deleted.ONLY) == 3
 
     @pytest.mark.asyncio
     async def test_batch_purge_removes_live_and_deleted_entities(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = item_repository(repokit_db)
-        await repo.create(new_item(tenant))
-        gone = await repo.create(new_item(tenant))
-        await repo.delete(gone.id, scope=TenantScope(tenant))
-        assert await repo.batch_purge(conditions=[TRUE], scope=TenantScope(tenant)) == 2
-        assert await count_items(repokit_db, tenant, deleted=Deleted.INCLUDE) == 0
+        await repo.create(new_item(repokit_tenant))
+        gone = await repo.create(new_item(repokit_tenant))
+        await repo.delete(gone.id, scope=TenantScope(repokit_tenant))
+        assert await repo.batch_purge(conditions=[TRUE], scope=TenantScope(repokit_tenant)) == 2
+        assert await count_items(repokit_db, repokit_tenant, deleted=Deleted.INCLUDE) == 0
 
 
 class TestDeletedVisibility:
@@ -165,35 +173,35 @@ class TestDeletedVisibility:
 
     @pytest.mark.asyncio
     async def test_get_excludes_a_deleted_entity_by_default(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = item_repository(repokit_db)
-        item = await repo.create(new_item(tenant))
-        await repo.delete(item.id, scope=TenantScope(tenant))
+        item = await repo.create(new_item(repokit_tenant))
+        await repo.delete(item.id, scope=TenantScope(repokit_tenant))
         with pytest.raises(EntityNotFound):
-            await repo.get(item.id, scope=TenantScope(tenant))
+            await repo.get(item.id, scope=TenantScope(repokit_tenant))
 
     @pytest.mark.asyncio
     async def test_get_including_deleted_returns_live_and_deleted_entities(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = item_repository(repokit_db)
-        live = await repo.create(new_item(tenant))
-        gone = await repo.create(new_item(tenant))
-        await repo.delete(gone.id, scope=TenantScope(tenant))
-        scope = TenantScope(tenant)
+        live = await repo.create(new_item(repokit_tenant))
+        gone = await repo.create(new_item(repokit_tenant))
+        await repo.delete(gone.id, scope=TenantScope(repokit_tenant))
+        scope = TenantScope(repokit_tenant)
         assert await repo.get(live.id, scope=scope, deleted=Deleted.INCLUDE) == live
         assert (await repo.get(gone.id, scope=scope, deleted=Deleted.INCLUDE)).id == gone.id
 
     @pytest.mark.asyncio
     async def test_get_only_deleted_excludes_a_live_entity(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = item_repository(repokit_db)
-        live = await repo.create(new_item(tenant))
-        gone = await repo.create(new_item(tenant))
-        await repo.delete(gone.id, scope=TenantScope(tenant))
-        scope = TenantScope(tenant)
+        live = await repo.create(new_item(repokit_tenant))
+        gone = await repo.create(new_item(repokit_tenant))
+        await repo.delete(gone.id, scope=TenantScope(repokit_tenant))
+        scope = TenantScope(repokit_tenant)
         assert (await repo.get(gone.id, scope=scope, deleted=Deleted.ONLY)).id == gone.id
         with pytest.raises(EntityNotFound):
             await repo.get(live.id, scope=scope, deleted=Deleted.ONLY)
@@ -209,13 +217,13 @@ class TestDeletedVisibility:
         ids=["exclude", "include", "only"],
     )
     async def test_search_sees_deleted_entities_only_when_asked(
-        self, repokit_db: Database, tenant: str, deleted: Deleted, expected: list[str]
+        self, repokit_db: Database, repokit_tenant: str, deleted: Deleted, expected: list[str]
     ) -> None:
         repo = item_repository(repokit_db)
-        await repo.create(new_item(tenant, "live"))
-        gone = await repo.create(new_item(tenant, "gone"))
-        await repo.delete(gone.id, scope=TenantScope(tenant))
-        assert await item_names(repokit_db, tenant, deleted) == expected
+        await repo.create(new_item(repokit_tenant, "live"))
+        gone = await repo.create(new_item(repokit_tenant, "gone"))
+        await repo.delete(gone.id, scope=TenantScope(repokit_tenant))
+        assert await item_names(repokit_db, repokit_tenant, deleted) == expected
 
     @pytest.mark.asyncio
     @pytest.mark.parametrize(
@@ -224,23 +232,23 @@ class TestDeletedVisibility:
         ids=["exclude", "include", "only"],
     )
     async def test_count_sees_deleted_entities_only_when_asked(
-        self, repokit_db: Database, tenant: str, deleted: Deleted, expected: int
+        self, repokit_db: Database, repokit_tenant: str, deleted: Deleted, expected: int
     ) -> None:
         repo = item_repository(repokit_db)
-        await repo.batch_create([new_item(tenant) for _ in range(3)])
-        gone = (await repo.search(scope=TenantScope(tenant))).items[0]
-        await repo.delete(gone.id, scope=TenantScope(tenant))
-        assert await count_items(repokit_db, tenant, deleted=deleted) == expected
+        await repo.batch_create([new_item(repokit_tenant) for _ in range(3)])
+        gone = (await repo.search(scope=TenantScope(repokit_tenant))).items[0]
+        await repo.delete(gone.id, scope=TenantScope(repokit_tenant))
+        assert await count_items(repokit_db, repokit_tenant, deleted=deleted) == expected
 
     @pytest.mark.asyncio
     async def test_batch_update_skips_deleted_entities(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = item_repository(repokit_db)
-        live = await repo.create(new_item(tenant, score=1))
-        gone = await repo.create(new_item(tenant, score=1))
-        await repo.delete(gone.id, scope=TenantScope(tenant))
-        scope = TenantScope(tenant)
+        live = await repo.create(new_item(repokit_tenant, score=1))
+        gone = await repo.create(new_item(repokit_tenant, score=1))
+        await repo.delete(gone.id, scope=TenantScope(repokit_tenant))
+        scope = TenantScope(repokit_tenant)
         changed = await repo.batch_update({"score": 2}, ids=[live.id, gone.id], scope=scope)
         assert changed == 1
         assert (await repo.get(gone.id, scope=scope, deleted=Deleted.ONLY)).score == 1
@@ -252,47 +260,49 @@ class TestDeletedUniqueness:
 
     @pytest.mark.asyncio
     async def test_a_deleted_entity_never_collides_on_a_unique_key_among_live_entities(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = item_repository(repokit_db)
-        first = await repo.create(new_item(tenant, "taken"))
-        await repo.delete(first.id, scope=TenantScope(tenant))
-        second = await repo.create(new_item(tenant, "taken"))
-        assert await repo.get(second.id, scope=TenantScope(tenant)) == second
+        first = await repo.create(new_item(repokit_tenant, "taken"))
+        await repo.delete(first.id, scope=TenantScope(repokit_tenant))
+        second = await repo.create(new_item(repokit_tenant, "taken"))
+        assert await repo.get(second.id, scope=TenantScope(repokit_tenant)) == second
 
     @pytest.mark.asyncio
     async def test_several_deleted_entities_may_share_a_unique_key_among_live_entities(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = item_repository(repokit_db)
         for _ in range(2):
-            item = await repo.create(new_item(tenant, "taken"))
-            await repo.delete(item.id, scope=TenantScope(tenant))
-        assert await item_names(repokit_db, tenant, Deleted.ONLY) == ["taken", "taken"]
+            item = await repo.create(new_item(repokit_tenant, "taken"))
+            await repo.delete(item.id, scope=TenantScope(repokit_tenant))
+        assert await item_names(repokit_db, repokit_tenant, Deleted.ONLY) == ["taken", "taken"]
 
     @pytest.mark.asyncio
     async def test_restoring_into_a_collision_raises_entity_already_exists(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = item_repository(repokit_db)
-        first = await repo.create(new_item(tenant, "taken"))
-        await repo.delete(first.id, scope=TenantScope(tenant))
-        await repo.create(new_item(tenant, "taken"))
+        first = await repo.create(new_item(repokit_tenant, "taken"))
+        await repo.delete(first.id, scope=TenantScope(repokit_tenant))
+        await repo.create(new_item(repokit_tenant, "taken"))
         with pytest.raises(EntityAlreadyExists) as raised:
-            await repo.restore(first.id, scope=TenantScope(tenant))
+            await repo.restore(first.id, scope=TenantScope(repokit_tenant))
         assert raised.value.fields == ("tenant", "name")
-        stored = await repo.get(first.id, scope=TenantScope(tenant), deleted=Deleted.INCLUDE)
+        stored = await repo.get(
+            first.id, scope=TenantScope(repokit_tenant), deleted=Deleted.INCLUDE
+        )
         assert stored.status is Status.DELETED
 
     @pytest.mark.asyncio
     async def test_a_deleted_entity_still_collides_on_a_plain_unique_key(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = item_repository(repokit_db)
-        first = await repo.create(new_item(tenant, code="c-1"))
-        await repo.delete(first.id, scope=TenantScope(tenant))
+        first = await repo.create(new_item(repokit_tenant, code="c-1"))
+        await repo.delete(first.id, scope=TenantScope(repokit_tenant))
         with pytest.raises(EntityAlreadyExists) as raised:
-            await repo.create(new_item(tenant, code="c-1"))
+            await repo.create(new_item(repokit_tenant, code="c-1"))
         assert raised.value.fields == ("tenant", "code")
 
 
@@ -301,24 +311,26 @@ class TestSoftDeleteByTimestamp:
 
     @pytest.mark.asyncio
     async def test_delete_sets_the_deleted_at_timestamp(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = note_repository(repokit_db)
-        note = await repo.create(new_note(tenant))
-        await repo.delete(note.id, scope=TenantScope(tenant, notes))
-        stored = await repo.get(note.id, scope=TenantScope(tenant, notes), deleted=Deleted.ONLY)
+        note = await repo.create(new_note(repokit_tenant))
+        await repo.delete(note.id, scope=TenantScope(repokit_tenant, notes))
+        stored = await repo.get(
+            note.id, scope=TenantScope(repokit_tenant, notes), deleted=Deleted.ONLY
+        )
         assert stored.deleted_at is not None
         assert stored.deleted_at.utcoffset() == timedelta(0)
 
     @pytest.mark.asyncio
     async def test_get_excludes_a_deleted_entity_by_default(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = note_repository(repokit_db)
-        note = await repo.create(new_note(tenant))
-        await repo.delete(note.id, scope=TenantScope(tenant, notes))
+        note = await repo.create(new_note(repokit_tenant))
+        await repo.delete(note.id, scope=TenantScope(repokit_tenant, notes))
         with pytest.raises(EntityNotFound):
-            await repo.get(note.id, scope=TenantScope(tenant, notes))
+            await repo.get(note.id, scope=TenantScope(repokit_tenant, notes))
 
     @pytest.mark.asyncio
     @pytest.mark.parametrize(
@@ -327,51 +339,57 @@ class TestSoftDeleteByTimestamp:
         ids=["exclude", "include", "only"],
     )
     async def test_count_sees_deleted_entities_only_when_asked(
-        self, repokit_db: Database, tenant: str, deleted: Deleted, expected: int
+        self, repokit_db: Database, repokit_tenant: str, deleted: Deleted, expected: int
     ) -> None:
         repo = note_repository(repokit_db)
-        await repo.create(new_note(tenant))
-        gone = await repo.create(new_note(tenant))
-        await repo.delete(gone.id, scope=TenantScope(tenant, notes))
-        assert await repo.count(scope=TenantScope(tenant, notes), deleted=deleted) == expected
+        await repo.create(new_note(repokit_tenant))
+        gone = await repo.create(new_note(repokit_tenant))
+        await repo.delete(gone.id, scope=TenantScope(repokit_tenant, notes))
+        assert (
+            await repo.count(scope=TenantScope(repokit_tenant, notes), deleted=deleted) == expected
+        )
 
     @pytest.mark.asyncio
     async def test_delete_of_a_deleted_entity_raises_entity_not_found(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = note_repository(repokit_db)
-        note = await repo.create(new_note(tenant))
-        await repo.delete(note.id, scope=TenantScope(tenant, notes))
+        note = await repo.create(new_note(repokit_tenant))
+        await repo.delete(note.id, scope=TenantScope(repokit_tenant, notes))
         with pytest.raises(EntityNotFound):
-            await repo.delete(note.id, scope=TenantScope(tenant, notes))
+            await repo.delete(note.id, scope=TenantScope(repokit_tenant, notes))
 
     @pytest.mark.asyncio
     async def test_restore_clears_the_deleted_at_timestamp(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = note_repository(repokit_db)
-        note = await repo.create(new_note(tenant))
-        await repo.delete(note.id, scope=TenantScope(tenant, notes))
-        restored = await repo.restore(note.id, scope=TenantScope(tenant, notes))
+        note = await repo.create(new_note(repokit_tenant))
+        await repo.delete(note.id, scope=TenantScope(repokit_tenant, notes))
+        restored = await repo.restore(note.id, scope=TenantScope(repokit_tenant, notes))
         assert restored == note
-        assert await repo.get(note.id, scope=TenantScope(tenant, notes)) == note
+        assert await repo.get(note.id, scope=TenantScope(repokit_tenant, notes)) == note
 
     @pytest.mark.asyncio
     async def test_restore_of_a_live_entity_raises_entity_not_found(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = note_repository(repokit_db)
-        note = await repo.create(new_note(tenant))
+        note = await repo.create(new_note(repokit_tenant))
         with pytest.raises(EntityNotFound):
-            await repo.restore(note.id, scope=TenantScope(tenant, notes))
+            await repo.restore(note.id, scope=TenantScope(repokit_tenant, notes))
 
     @pytest.mark.asyncio
-    async def test_purge_removes_a_deleted_entity(self, repokit_db: Database, tenant: str) -> None:
+    async def test_purge_removes_a_deleted_entity(
+        self, repokit_db: Database, repokit_tenant: str
+    ) -> None:
         repo = note_repository(repokit_db)
-        note = await repo.create(new_note(tenant))
-        await repo.delete(note.id, scope=TenantScope(tenant, notes))
-        await repo.purge(note.id, scope=TenantScope(tenant, notes))
-        assert await repo.count(scope=TenantScope(tenant, notes), deleted=Deleted.INCLUDE) == 0
+        note = await repo.create(new_note(repokit_tenant))
+        await repo.delete(note.id, scope=TenantScope(repokit_tenant, notes))
+        await repo.purge(note.id, scope=TenantScope(repokit_tenant, notes))
+        assert (
+            await repo.count(scope=TenantScope(repokit_tenant, notes), deleted=Deleted.INCLUDE) == 0
+        )
 
 
 class TestNoSoftDeleteMarker:
@@ -379,47 +397,49 @@ class TestNoSoftDeleteMarker:
 
     @pytest.mark.asyncio
     async def test_delete_raises_unsupported_operation_and_changes_nothing(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = label_repository(repokit_db)
-        label = await repo.create(new_label(tenant))
+        label = await repo.create(new_label(repokit_tenant))
         with pytest.raises(UnsupportedOperation):
-            await repo.delete(label.key, scope=TenantScope(tenant, labels))
-        assert await repo.get(label.key, scope=TenantScope(tenant, labels)) == label
+            await repo.delete(label.key, scope=TenantScope(repokit_tenant, labels))
+        assert await repo.get(label.key, scope=TenantScope(repokit_tenant, labels)) == label
 
     @pytest.mark.asyncio
     async def test_restore_raises_unsupported_operation(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = label_repository(repokit_db)
-        label = await repo.create(new_label(tenant))
+        label = await repo.create(new_label(repokit_tenant))
         with pytest.raises(UnsupportedOperation):
-            await repo.restore(label.key, scope=TenantScope(tenant, labels))
+            await repo.restore(label.key, scope=TenantScope(repokit_tenant, labels))
 
     @pytest.mark.asyncio
     async def test_batch_delete_raises_unsupported_operation_and_changes_nothing(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = label_repository(repokit_db)
-        label = await repo.create(new_label(tenant))
+        label = await repo.create(new_label(repokit_tenant))
         with pytest.raises(UnsupportedOperation):
-            await repo.batch_delete(ids=[label.key], scope=TenantScope(tenant, labels))
-        assert await repo.get(label.key, scope=TenantScope(tenant, labels)) == label
+            await repo.batch_delete(ids=[label.key], scope=TenantScope(repokit_tenant, labels))
+        assert await repo.get(label.key, scope=TenantScope(repokit_tenant, labels)) == label
 
     @pytest.mark.asyncio
-    async def test_purge_removes_the_entity(self, repokit_db: Database, tenant: str) -> None:
+    async def test_purge_removes_the_entity(
+        self, repokit_db: Database, repokit_tenant: str
+    ) -> None:
         repo = label_repository(repokit_db)
-        label = await repo.create(new_label(tenant))
-        await repo.purge(label.key, scope=TenantScope(tenant, labels))
+        label = await repo.create(new_label(repokit_tenant))
+        await repo.purge(label.key, scope=TenantScope(repokit_tenant, labels))
         with pytest.raises(EntityNotFound):
-            await repo.get(label.key, scope=TenantScope(tenant, labels))
+            await repo.get(label.key, scope=TenantScope(repokit_tenant, labels))
 
     @pytest.mark.asyncio
     async def test_batch_purge_removes_the_entities(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = label_repository(repokit_db)
-        await repo.batch_create([new_label(tenant) for _ in range(3)])
-        scope = TenantScope(tenant, labels)
+        await repo.batch_create([new_label(repokit_tenant) for _ in range(3)])
+        scope = TenantScope(repokit_tenant, labels)
         assert await repo.batch_purge(conditions=[TRUE], scope=scope) == 3
         assert await repo.count(scope=scope) == 0

@@ -84,7 +84,7 @@ class ScopedOperations(RuleBasedStateMachine):
     def __init__(self, runner: SuiteRunner) -> None:
         super().__init__()
         self.runner = runner
-        self.tenants = tuple(new_tenant() for _ in range(_TENANTS))
+        self.tenants: tuple[str, ...] = tuple(new_tenant() for _ in range(_TENANTS))
         self.model: dict[str, dict[ItemId, Item]] = {t: {} for t in self.tenants}
         self.repos: tuple[tuple[str, Repo], ...] = (
             ("backend under test", Repository(runner.db, items)),

@@ -75,30 +75,34 @@ class TestSessions:
 
     @pytest.mark.asyncio
     async def test_a_session_commits_its_writes_when_the_block_ends_normally(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = item_repository(repokit_db)
-        first, second = new_item(tenant), new_item(tenant)
+        first, second = new_item(repokit_tenant), new_item(repokit_tenant)
         async with repokit_db.begin_session() as session:
             await repo.create(first, session=session)
             await repo.create(second, session=session)
-        assert await item_names(repokit_db, tenant) == sorted([first.name, second.name])
+        assert await item_names(repokit_db, repokit_tenant) == sorted([first.name, second.name])
 
     @pytest.mark.asyncio
-    async def test_a_session_reads_its_own_writes(self, repokit_db: Database, tenant: str) -> None:
+    async def test_a_session_reads_its_own_writes(
+        self, repokit_db: Database, repokit_tenant: str
+    ) -> None:
         repo = item_repository(repokit_db)
-        item = new_item(tenant)
+        item = new_item(repokit_tenant)
         async with repokit_db.begin_session() as session:
             await repo.create(item, session=session)
-            assert await repo.get(item.id, scope=TenantScope(tenant), session=session) == item
+            assert (
+                await repo.get(item.id, scope=TenantScope(repokit_tenant), session=session) == item
+            )
 
     @pytest.mark.asyncio
     @requires("transactions")
     async def test_a_failed_operation_aborts_the_session_and_its_earlier_writes(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = item_repository(repokit_db)
-        first = new_item(tenant)
+        first = new_item(repokit_tenant)
 
         async def work(session: Session) -> None:
             await repo.create(first, session=session)
@@ -111,27 +115,27 @@ class TestSessions:
     @pytest.mark.asyncio
     @requires("transactions")
     async def test_an_exception_of_the_caller_rolls_the_session_back(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = item_repository(repokit_db)
-        item = await repo.create(new_item(tenant, score=1))
+        item = await repo.create(new_item(repokit_tenant, score=1))
 
         async def work(session: Session) -> None:
             await repo.update(item.id, {"score": 2}, session=session)
-            await repo.create(new_item(tenant), session=session)
+            await repo.create(new_item(repokit_tenant), session=session)
             raise _Abandon
 
         with pytest.raises(_Abandon):
             await _in_session(repokit_db, work)
-        assert await item_names(repokit_db, tenant) == [item.name]
-        assert await repo.get(item.id, scope=TenantScope(tenant)) == item
+        assert await item_names(repokit_db, repokit_tenant) == [item.name]
+        assert await repo.get(item.id, scope=TenantScope(repokit_tenant)) == item
 
     @pytest.mark.asyncio
     async def test_a_swallowed_backend_error_still_prevents_the_commit(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = item_repository(repokit_db)
-        item = await repo.create(new_item(tenant))
+        item = await repo.create(new_item(repokit_tenant))
 
         async def work(session: Session) -> None:
             with contextlib.suppress(EntityAlreadyExists):
@@ -144,10 +148,10 @@ class TestSessions:
     @pytest.mark.asyncio
     @requires("transactions")
     async def test_a_swallowed_backend_error_discards_the_earlier_writes(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = item_repository(repokit_db)
-        first = new_item(tenant)
+        first = new_item(repokit_tenant)
 
         async def work(session: Session) -> None:
             await repo.create(first, session=session)
@@ -160,17 +164,17 @@ class TestSessions:
 
     @pytest.mark.asyncio
     async def test_every_operation_after_a_failed_one_raises_transaction_aborted(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = item_repository(repokit_db)
-        item = await repo.create(new_item(tenant))
+        item = await repo.create(new_item(repokit_tenant))
         after_failure: list[str] = []
 
         async def work(session: Session) -> None:
             with contextlib.suppress(EntityAlreadyExists):
                 await repo.create(item, session=session)
             after_failure.append("reached")
-            await repo.get(item.id, scope=TenantScope(tenant), session=session)
+            await repo.get(item.id, scope=TenantScope(repokit_tenant), session=session)
 
         with pytest.raises(TransactionAborted):
             await _in_session(repokit_db, work)
@@ -179,10 +183,10 @@ class TestSessions:
     @pytest.mark.asyncio
     @requires("transactions")
     async def test_repositories_sharing_an_outer_session_roll_back_together(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         items_repo, notes_repo = item_repository(repokit_db), note_repository(repokit_db)
-        item, note = new_item(tenant), new_note(tenant)
+        item, note = new_item(repokit_tenant), new_note(repokit_tenant)
 
         async def work(session: Session) -> None:
             await items_repo.create(item, session=session)
@@ -192,52 +196,56 @@ class TestSessions:
         with pytest.raises(_Abandon):
             await _in_session(repokit_db, work)
         assert await _absent(items_repo, item)
-        scope = TenantScope(tenant, notes)
+        scope = TenantScope(repokit_tenant, notes)
         assert await notes_repo.count(scope=scope, deleted=Deleted.INCLUDE) == 0
 
     @pytest.mark.asyncio
     async def test_repositories_sharing_an_outer_session_commit_together(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         items_repo, notes_repo = item_repository(repokit_db), note_repository(repokit_db)
-        item, note = new_item(tenant), new_note(tenant)
+        item, note = new_item(repokit_tenant), new_note(repokit_tenant)
         async with repokit_db.begin_session() as session:
             await items_repo.create(item, session=session)
             await notes_repo.create(note, session=session)
-        assert await items_repo.get(item.id, scope=TenantScope(tenant)) == item
-        assert await notes_repo.get(note.id, scope=TenantScope(tenant, notes)) == note
+        assert await items_repo.get(item.id, scope=TenantScope(repokit_tenant)) == item
+        assert await notes_repo.get(note.id, scope=TenantScope(repokit_tenant, notes)) == note
 
 
 class TestReadOnlySessions:
     """A read-only session reads, and refuses every write before writing anything."""
 
     @pytest.mark.asyncio
-    async def test_a_read_only_session_reads(self, repokit_db: Database, tenant: str) -> None:
+    async def test_a_read_only_session_reads(
+        self, repokit_db: Database, repokit_tenant: str
+    ) -> None:
         repo = item_repository(repokit_db)
-        item = await repo.create(new_item(tenant))
+        item = await repo.create(new_item(repokit_tenant))
         async with repokit_db.begin_readonly_session() as session:
-            assert await repo.get(item.id, scope=TenantScope(tenant), session=session) == item
-            assert await repo.count(scope=TenantScope(tenant), session=session) == 1
+            assert (
+                await repo.get(item.id, scope=TenantScope(repokit_tenant), session=session) == item
+            )
+            assert await repo.count(scope=TenantScope(repokit_tenant), session=session) == 1
 
     @pytest.mark.asyncio
     @pytest.mark.parametrize("operation", sorted(_WRITES))
     async def test_a_read_only_session_refuses_every_write_and_writes_nothing(
-        self, repokit_db: Database, tenant: str, operation: str
+        self, repokit_db: Database, repokit_tenant: str, operation: str
     ) -> None:
         repo = item_repository(repokit_db)
-        item = await repo.create(new_item(tenant))
+        item = await repo.create(new_item(repokit_tenant))
         write = _WRITES[operation]
         with pytest.raises(UnsupportedOperation):
             await _in_session(repokit_db, lambda s: write(repo, item, s), read_only=True)
-        assert await item_names(repokit_db, tenant, Deleted.INCLUDE) == [item.name]
-        assert await repo.get(item.id, scope=TenantScope(tenant)) == item
+        assert await item_names(repokit_db, repokit_tenant, Deleted.INCLUDE) == [item.name]
+        assert await repo.get(item.id, scope=TenantScope(repokit_tenant)) == item
 
     @pytest.mark.asyncio
     async def test_a_read_only_transaction_refuses_writes(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = item_repository(repokit_db)
-        item = new_item(tenant)
+        item = new_item(repokit_tenant)
         with pytest.raises(UnsupportedOperation):
             await repokit_db.run_in_transaction(
                 lambda session: repo.create(item, session=session), read_only=True
@@ -250,25 +258,25 @@ class TestTransactionRunner:
 
     @pytest.mark.asyncio
     async def test_the_runner_returns_the_result_of_the_work_and_commits(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = item_repository(repokit_db)
-        item = new_item(tenant)
+        item = new_item(repokit_tenant)
 
         async def work(session: Session) -> str:
             await repo.create(item, session=session)
             return "done"
 
         assert await repokit_db.run_in_transaction(work) == "done"
-        assert await repo.get(item.id, scope=TenantScope(tenant)) == item
+        assert await repo.get(item.id, scope=TenantScope(repokit_tenant)) == item
 
     @pytest.mark.asyncio
     @requires("transactions")
     async def test_the_runner_rolls_back_work_that_raises(
-        self, repokit_db: Database, tenant: str
+        self, repokit_db: Database, repokit_tenant: str
     ) -> None:
         repo = item_repository(repokit_db)
-        item = new_item(tenant)
+        item = new_item(repokit_tenant)
 
         async def work(session: Session) -> None:
             await repo.create(item, session=session)

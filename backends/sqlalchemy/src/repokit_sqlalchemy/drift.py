@@ -1,0 +1,107 @@
+"""Schema drift on SQL: the stored tables, reflected, against their declarations (CONTRACT §16).
+
+The SQLAlchemy inspector reads, per existing table, its columns, unique
+constraints and indexes (a few catalog queries for all the tables at once);
+they are compared with the table :mod:`repokit_sqlalchemy.schema` defines.
+A missing table is created by ``create_tables``; every other change is a
+migration's job (``docs/migrations.md``): repokit never alters an existing
+SQL table.
+
+Compared: column names; each owned index and unique key (:mod:`repokit.drift`)
+by its columns, uniqueness and whether it is partial. Not compared: column
+types, nullability, CHECKs, collations and the text of a partial index's
+predicate (each database rewrites it: PostgreSQL stores ``status != 'gone'``
+as ``(status <> 'gone'::text)``). A unique constraint and a unique index
+over the same columns are the same key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from repokit.drift import (
+    IndexSpec,
+    Remedy,
+    SchemaAction,
+    SchemaChange,
+    column_changes,
+    index_changes,
+)
+from repokit.tables import Table
+from repokit_sqlalchemy.schema import sql_table
+
+__all__ = ["declared_indexes", "stored_changes"]
+
+
+def declared_indexes(table: sa.Table, dialect: str) -> dict[str, IndexSpec]:
+    """The unique keys and indexes *table* declares on *dialect*, by name."""
+    specs: dict[str, IndexSpec] = {}
+    for constraint in table.constraints:
+        if isinstance(constraint, sa.UniqueConstraint) and isinstance(constraint.name, str):
+            fields = tuple(column.name for column in constraint.columns)
+            specs[constraint.name] = IndexSpec(fields, unique=True)
+    for index in table.indexes:
+        if not isinstance(index.name, str):
+            continue
+        options = index.dialect_options[dialect] if dialect in ("postgresql", "sqlite") else {}
+        partial = True if options.get("where") is not None else None
+        fields = tuple(column.name for column in index.columns)
+        specs[index.name] = IndexSpec(fields, unique=bool(index.unique), partial=partial)
+    return specs
+
+
+def _found_indexes(
+    uniques: Sequence[Any], indexes: Sequence[Any], dialect: str
+) -> dict[str, IndexSpec]:
+    specs: dict[str, IndexSpec] = {}
+    for constraint in uniques:
+        name = constraint.get("name")
+        if isinstance(name, str):
+            specs[name] = IndexSpec(tuple(constraint["column_names"]), unique=True)
+    for index in indexes:
+        name = index.get("name")
+        if not isinstance(name, str) or index.get("duplicates_constraint"):
+            continue  # PostgreSQL's index behind a unique constraint: the constraint says it
+        options = index.get("dialect_options") or {}
+        partial = True if options.get(f"{dialect}_where") is not None else None
+        # An expression index has None among its columns: shown as such, never equal.
+        fields = tuple(str(column) for column in index["column_names"])
+        specs[name] = IndexSpec(fields, unique=bool(index.get("unique")), partial=partial)
+    return specs
+
+
+def stored_changes(connection: sa.Connection, tables: Sequence[Table[Any]]) -> list[SchemaChange]:
+    """What differs between *tables* and what the database behind *connection* stores."""
+    dialect = connection.dialect.name
+    inspector = sa.inspect(connection)
+    existing = set(inspector.get_table_names())
+    names = [table.name for table in tables if table.name in existing]
+    columns = inspector.get_multi_columns(filter_names=names) if names else {}
+    uniques = inspector.get_multi_unique_constraints(filter_names=names) if names else {}
+    indexes = inspector.get_multi_indexes(filter_names=names) if names else {}
+    changes: list[SchemaChange] = []
+    for table in tables:
+        if table.name not in existing:
+            action = SchemaAction.CREATE_TABLE
+            changes.append(SchemaChange(table.name, action, table.name, Remedy.CREATE))
+            continue
+        key = (None, table.name)
+        declared = sql_table(table)
+        changes += column_changes(
+            table.name,
+            [column.name for column in declared.columns],
+            [column["name"] for column in columns.get(key, [])],
+            remedy=Remedy.MIGRATION,
+        )
+        changes += index_changes(
+            table.name,
+            declared_indexes(declared, dialect),
+            _found_indexes(uniques.get(key, []), indexes.get(key, []), dialect),
+            create=Remedy.MIGRATION,
+            drop=Remedy.MIGRATION,
+            replace=Remedy.MIGRATION,
+        )
+    return changes
