@@ -42,7 +42,7 @@ import pymongo
 from bson import Int64
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, OperationFailure, PyMongoError
+from pymongo.errors import BulkWriteError, DocumentTooLarge, OperationFailure, PyMongoError
 
 from repokit.backend import BackendSession, Select
 from repokit.conditions import Condition
@@ -215,7 +215,7 @@ class MongoSession(BackendSession):
                 chunk = documents[start : start + size]
                 await collection.insert_many(chunk, ordered=True, session=self._session)
                 inserted.extend(document["_id"] for document in chunk)
-        except PyMongoError as exc:
+        except (PyMongoError, DocumentTooLarge) as exc:  # the latter: raised while encoding
             if not self._transactional:
                 if isinstance(exc, BulkWriteError):
                     done = exc.details.get("nInserted", 0)
