@@ -28,6 +28,7 @@ __all__ = [
     "SchemaChange",
     "column_changes",
     "index_changes",
+    "missing_table",
     "owns_index",
 ]
 
@@ -141,6 +142,11 @@ def index_changes(
             detail = f"{there}, no longer declared"
             changes.append(SchemaChange(table, SchemaAction.DROP_INDEX, name, drop, detail))
     return changes
+
+
+def missing_table(name: str) -> SchemaChange:
+    """The change of a declared table that does not exist yet: ``create_tables`` makes it."""
+    return SchemaChange(name, SchemaAction.CREATE_TABLE, name, Remedy.CREATE)
 
 
 def column_changes(

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import itertools
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from reliability.sizes import scaled
 from repokit import CursorPagination, Database, EntityAlreadyExists, Repository
 from repokit.memory.backend import MemoryBackend
+from repokit.testing.cancelling import run_cancelled
 from repokit.testing.schema import Item, ItemId, TenantScope, items, new_tenant
 from repokit_mongodb import MongoBackend
 from repokit_sqlalchemy import SQLAlchemyBackend
@@ -42,56 +43,6 @@ Repo = Repository[Item, ItemId]
 
 #: Cancellations per storm: the first one, then one at each of the next suspensions.
 STORM = 3
-
-
-# -- cancelling at the k-th suspension -------------------------------------------------------
-
-
-class _CancelAt:
-    """Steps *work* in the awaiting task; cancels that task at suspensions ``at .. at + storm``."""
-
-    def __init__(self, work: Coroutine[Any, Any, Any], at: int | None, storm: int = 0) -> None:
-        self.work = work
-        self.at = at
-        self.storm = storm
-        self.suspensions = 0
-
-    def __await__(self) -> Generator[Any, None, Any]:
-        send: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                waited = self.work.send(send) if error is None else self.work.throw(error)
-            except StopIteration as stop:
-                return stop.value
-            self.suspensions += 1
-            if self.at is not None and self.at <= self.suspensions <= self.at + self.storm:
-                # The task is running: the cancellation lands on the future it now waits for.
-                task = asyncio.current_task()
-                assert task is not None
-                task.cancel()
-            send, error = None, None
-            try:
-                send = yield waited
-            except BaseException as exc:
-                error = exc
-
-
-async def _drive(awaitable: _CancelAt) -> Any:
-    return await awaitable
-
-
-async def _run(work: Coroutine[Any, Any, Any], at: int | None, storm: int = 0) -> tuple[bool, int]:
-    """Run *work* in its own task, cancelled at suspension *at*; (was it cancelled, suspensions)."""
-    step = _CancelAt(work, at, storm)
-    task = asyncio.create_task(_drive(step))
-    try:
-        await task
-    except asyncio.CancelledError:
-        if not task.cancelled():  # pragma: no cover - the test task itself was cancelled
-            raise
-        return True, step.suspensions
-    return False, step.suspensions
 
 
 # -- the accounting --------------------------------------------------------------------------
@@ -282,7 +233,7 @@ async def test_cancellation_at_every_suspension_leaks_nothing(
     make = OPERATIONS[operation]
 
     case = await make(repo, every_db)
-    cancelled, suspensions = await _run(case.work, None)
+    cancelled, suspensions = await run_cancelled(case.work, None)
     assert not cancelled
     await case.check()
     await _assert_nothing_held(every_db)
@@ -298,7 +249,7 @@ async def test_cancellation_at_every_suspension_leaks_nothing(
     if True in cold_runs:
         case = await make(repo, every_db)
         await _drop_idle_connections(every_db)
-        _, counts[True] = await _run(case.work, None)
+        _, counts[True] = await run_cancelled(case.work, None)
         await case.check()
     for _ in range(scaled(1)):
         for cold, storm in itertools.product(cold_runs, (0, STORM)):
@@ -306,7 +257,7 @@ async def test_cancellation_at_every_suspension_leaks_nothing(
                 case = await make(repo, every_db)
                 if cold:
                     await _drop_idle_connections(every_db)
-                cancelled, ran = await _run(case.work, at, storm)
+                cancelled, ran = await run_cancelled(case.work, at, storm)
                 # A run may suspend less often than the first (a pooled connection reused).
                 assert cancelled or ran < at, f"the cancellation at suspension {at} was swallowed"
                 injected += cancelled * (1 + storm)
@@ -372,7 +323,7 @@ async def test_a_cancelled_session_leaves_the_database_writable(every_db: Databa
     repo: Repo = Repository(every_db, items)
     tenant = new_tenant()
     for at in range(1, 6):
-        await _run(repo.create(_item(tenant, f"c{at}")), at)
+        await run_cancelled(repo.create(_item(tenant, f"c{at}")), at)
     created = await asyncio.gather(*(repo.create(_item(tenant, f"w{i:02}")) for i in range(20)))
     assert len(created) == 20
     await _assert_nothing_held(every_db)
@@ -388,7 +339,7 @@ async def test_a_timeout_during_a_failing_write_releases_everything(every_db: Da
     for at in range(1, 12):
         # EntityAlreadyExists: the cancellation came after the end (or nothing suspended).
         with contextlib.suppress(EntityAlreadyExists):
-            await _run(repo.create(duplicate), at, STORM)
+            await run_cancelled(repo.create(duplicate), at, STORM)
         await _assert_nothing_held(every_db)
     await repo.create(_item(tenant, "after"))  # later writes still succeed
     await _assert_nothing_held(every_db)
@@ -412,12 +363,14 @@ async def test_a_large_batch_cancelled_midway_ends_promptly_and_writes_nothing(
         return [_item(tenant, f"n{i:05}") for i in range(size)]
 
     warm = new_tenant()
-    _, suspensions = await _run(repo.batch_create(batch(warm), scope=TenantScope(warm)), None)
+    _, suspensions = await run_cancelled(
+        repo.batch_create(batch(warm), scope=TenantScope(warm)), None
+    )
     points = {1, suspensions // 4, suspensions // 2, 3 * suspensions // 4} if suspensions else set()
     for at in sorted(points - {0}):  # the reference backend never suspends: nothing to cut
         tenant = new_tenant()
         work = repo.batch_create(batch(tenant), scope=TenantScope(tenant))
-        task = asyncio.create_task(_run(work, at))
+        task = asyncio.create_task(run_cancelled(work, at))
         done, _ = await asyncio.wait({task}, timeout=10)
         if not done:
             task.cancel()

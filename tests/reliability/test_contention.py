@@ -1,114 +1,48 @@
-"""The same racing code reaches the same outcome on every backend (CONTRACT §9).
+"""The contention tests of the contract suite raced for real (CONTRACT §14).
 
-Writers race on one entity, each in the retrying block form
-(``async for attempt in db.transaction(): async with attempt as session``),
-all of them reading the entity first and writing after every other writer
-has read it (or after a short wait where writers take turns, SQLite and
-memory, so that no one waits forever). PostgreSQL makes the losers wait on
-the row lock, MongoDB fails them at once with a write conflict that the
-block form retries, SQLite and memory run them one after the other — and
-the outcome is the same everywhere:
-
-* plain updates all apply, one after the other (the version counts them);
-* updates that all expect the version read before the race: exactly one
-  applies, every other raises ``ConcurrentModification``.
+The suite (``repokit.testing.suite.cancellation.TestContention``) checks on
+every backend that writers racing on one entity in the retrying block form
+reach the same outcome. Here, on MongoDB, which fails the losers at once
+with a write conflict, the race is shown to be real: some blocks re-ran.
+PostgreSQL makes them wait on the row lock instead, SQLite and memory run
+them one after the other, so there nothing re-runs.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import uuid
-
 import pytest
 
 from reliability.sizes import scaled
-from repokit import ConcurrentModification, Database, Repository
-from repokit.testing.schema import Item, ItemId, TenantScope, items, new_tenant
+from repokit import Database
+from repokit.testing import Harness
+from repokit.testing.runner import prepare_tables
+from repokit.testing.schema import new_tenant
+from repokit.testing.suite._entities import item_repository, new_item
+from repokit.testing.suite.cancellation import WRITERS, race
 from repokit_mongodb import MongoBackend
 
-Repo = Repository[Item, ItemId]
-WRITERS = 4
-
-
-class _Rendezvous:
-    """Every writer's first attempt waits here until all have read, or 0.15 s have passed."""
-
-    def __init__(self, parties: int) -> None:
-        self._parties = parties
-        self._arrived = 0
-        self._all = asyncio.Event()
-
-    async def wait(self) -> None:
-        self._arrived += 1
-        if self._arrived >= self._parties:
-            self._all.set()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(0.15):
-                await self._all.wait()
-
-
-async def _race(
-    db: Database, repo: Repo, item: Item, *, expected: int | None
-) -> tuple[list[str], int]:
-    meet = _Rendezvous(WRITERS)
-    runs = 0
-
-    async def writer(index: int) -> str:
-        nonlocal runs
-        first = True
-        try:
-            async for attempt in db.transaction(attempts=10):
-                async with attempt as session:
-                    runs += 1
-                    await repo.get(item.id, session=session)
-                    if first:
-                        first = False
-                        await meet.wait()
-                    await repo.update(
-                        item.id, {"score": index}, expected_version=expected, session=session
-                    )
-        except ConcurrentModification:
-            return "stale"
-        return "applied"
-
-    outcomes = list(await asyncio.gather(*(writer(i) for i in range(WRITERS))))
-    return outcomes, runs
-
-
-def _assert_raced(db: Database, runs: int, rounds: int) -> None:
-    if isinstance(db.backend, MongoBackend):
-        # The race was real: MongoDB failed the losers with write conflicts, and they re-ran.
-        assert runs > WRITERS * rounds
-
 
 @pytest.mark.asyncio
-async def test_racing_plain_updates_all_apply(every_db: Database) -> None:
-    repo: Repo = Repository(every_db, items)
-    runs = 0
-    for _ in range(scaled(3)):
-        tenant = new_tenant()
-        item = await repo.create(Item(ItemId(uuid.uuid4()), tenant, "hot", score=-1))
-        outcomes, ran = await _race(every_db, repo, item, expected=None)
-        runs += ran
-        assert outcomes == ["applied"] * WRITERS
-        stored = await repo.get(item.id, scope=TenantScope(tenant))
-        assert stored.version == item.version + WRITERS
-        assert stored.score in range(WRITERS)
-    _assert_raced(every_db, runs, scaled(3))
+@pytest.mark.parametrize("expected_version", [False, True], ids=["plain", "versioned"])
+async def test_mongodb_losers_conflict_and_re_run(mongodb_url: str, expected_version: bool) -> None:
+    harness = Harness(url=mongodb_url)
+    db = await harness.open()
+    try:
+        await prepare_tables(harness, db)
+        await _race_rounds(db, expected_version)
+    finally:
+        await db.close()
 
 
-@pytest.mark.asyncio
-async def test_racing_updates_of_one_version_apply_once(every_db: Database) -> None:
-    repo: Repo = Repository(every_db, items)
+async def _race_rounds(db: Database, expected_version: bool) -> None:
+    assert isinstance(db.backend, MongoBackend)
+    repo = item_repository(db)
+    rounds = scaled(3)
     runs = 0
-    for _ in range(scaled(3)):
-        tenant = new_tenant()
-        item = await repo.create(Item(ItemId(uuid.uuid4()), tenant, "hot", score=-1))
-        outcomes, ran = await _race(every_db, repo, item, expected=item.version)
+    for _ in range(rounds):
+        item = await repo.create(new_item(new_tenant(), score=-1))
+        outcomes, ran = await race(db, item, expected=item.version if expected_version else None)
         runs += ran
-        assert sorted(outcomes) == ["applied"] + ["stale"] * (WRITERS - 1)
-        stored = await repo.get(item.id, scope=TenantScope(tenant))
-        assert stored.version == item.version + 1
-        assert stored.score == outcomes.index("applied")
-    _assert_raced(every_db, runs, scaled(3))
+        applied = WRITERS if not expected_version else 1
+        assert outcomes.count("applied") == applied
+    assert runs > WRITERS * rounds

@@ -13,10 +13,10 @@ from repokit.conditions import Condition
 from repokit.drift import (
     IndexSpec,
     Remedy,
-    SchemaAction,
     SchemaChange,
     column_changes,
     index_changes,
+    missing_table,
 )
 from repokit.errors import (
     EntityAlreadyExists,
@@ -79,9 +79,7 @@ class MemoryBackend(Backend):
         for table in tables:
             stored = self._store.schemas.get(table.name)
             if stored is None:
-                changes.append(
-                    SchemaChange(table.name, SchemaAction.CREATE_TABLE, table.name, Remedy.CREATE)
-                )
+                changes.append(missing_table(table.name))
                 continue
             if stored is table:
                 continue

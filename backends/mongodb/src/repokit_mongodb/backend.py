@@ -30,7 +30,7 @@ from pymongo.topology_description import TOPOLOGY_TYPE
 
 from repokit.backend import Backend
 from repokit.capabilities import Capabilities
-from repokit.drift import Remedy, SchemaAction, SchemaChange, index_changes
+from repokit.drift import Remedy, SchemaAction, SchemaChange, index_changes, missing_table
 from repokit.errors import BackendUnavailable, InvalidQuery, TableNotFound, UnsupportedOperation
 from repokit.gate import FairGate
 from repokit.observability import Endpoint
@@ -275,8 +275,7 @@ class MongoBackend(Backend):
         changes: list[SchemaChange] = []
         for table in tables:
             if table.name not in existing:
-                action = SchemaAction.CREATE_TABLE
-                changes.append(SchemaChange(table.name, action, table.name, Remedy.CREATE))
+                changes.append(missing_table(table.name))
                 continue
             declared = {
                 model.document["name"]: index_spec(model.document)

@@ -25,10 +25,10 @@ import sqlalchemy as sa
 from repokit.drift import (
     IndexSpec,
     Remedy,
-    SchemaAction,
     SchemaChange,
     column_changes,
     index_changes,
+    missing_table,
 )
 from repokit.tables import Table
 from repokit_sqlalchemy.schema import sql_table
@@ -85,8 +85,7 @@ def stored_changes(connection: sa.Connection, tables: Sequence[Table[Any]]) -> l
     changes: list[SchemaChange] = []
     for table in tables:
         if table.name not in existing:
-            action = SchemaAction.CREATE_TABLE
-            changes.append(SchemaChange(table.name, action, table.name, Remedy.CREATE))
+            changes.append(missing_table(table.name))
             continue
         key = (None, table.name)
         declared = sql_table(table)

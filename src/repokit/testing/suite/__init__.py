@@ -9,7 +9,9 @@ expected failure in the harness instead.
 
 from repokit.testing.suite import (
     batches,
+    cancellation,
     cursors,
+    limits,
     missing_tables,
     nulls,
     ordering,
@@ -27,7 +29,9 @@ from repokit.testing.suite import (
     values,
 )
 from repokit.testing.suite.batches import *  # noqa: F403
+from repokit.testing.suite.cancellation import *  # noqa: F403
 from repokit.testing.suite.cursors import *  # noqa: F403
+from repokit.testing.suite.limits import *  # noqa: F403
 from repokit.testing.suite.missing_tables import *  # noqa: F403
 from repokit.testing.suite.nulls import *  # noqa: F403
 from repokit.testing.suite.ordering import *  # noqa: F403
@@ -62,6 +66,8 @@ _MODULES = (
     properties,
     stateful,
     missing_tables,
+    cancellation,
+    limits,
 )
 
 __all__ = [name for module in _MODULES for name in module.__all__]
