@@ -12,6 +12,7 @@ can run ``REPOKIT_RELIABILITY_SCALE=10``.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -22,6 +23,8 @@ from repokit.testing import Harness
 from repokit.testing.runner import prepare_tables
 
 BACKENDS = ("sqlite", "postgres", "mongodb")
+#: The prefix of ``application_name`` on the PostgreSQL sessions of :func:`every_db`.
+EVERY_DB_APPLICATION = "repokit-every-db"
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +67,13 @@ def every_harness(
         folder = tmp_path_factory.mktemp("every")
         return Harness(url=f"sqlite+aiosqlite:///{folder / 'every.db'}")
     fixture = {"postgres": "postgres_url", "mongodb": "mongodb_url"}[str(request.param)]
-    return Harness(url=request.getfixturevalue(fixture))
+    url = request.getfixturevalue(fixture)
+    if request.param == "postgres":
+        # Its sessions named, so that checks of pg_stat_activity count this database's own
+        # (the server is shared with every other test of the run).
+        settings = {"application_name": f"{EVERY_DB_APPLICATION}-{uuid.uuid4().hex[:12]}"}
+        return Harness(url=url, options={"connect_args": {"server_settings": settings}})
+    return Harness(url=url)
 
 
 @pytest_asyncio.fixture

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from repokit.shielding import HeldCancellation, shielded
+from repokit.shielding import HeldCancellation, in_own_task, shielded
 
 pytestmark = pytest.mark.asyncio
 
@@ -165,3 +165,63 @@ async def test_a_held_cancellation_future_holds_a_bare_await_too() -> None:
 
 async def _await(future: asyncio.Future[int]) -> int:
     return await future
+
+
+async def _with_inner_timeout(log: list[str]) -> str:
+    """Work bounding one of its waits with a timeout that fires (as drivers do)."""
+    try:
+        async with asyncio.timeout(0.005):
+            await asyncio.sleep(0.05)
+    except TimeoutError:  # not reached under shielded(): the timeout's cancel is held
+        log.append("timed out")
+    log.append("done")
+    return "result"
+
+
+async def test_a_timeout_inside_the_work_is_not_raised_afterwards() -> None:
+    """A timeout inside the work cancels the task; that is not the caller's cancellation.
+
+    Python 3.12's ``asyncio.wait_for`` (which PyMongo uses inside its calls)
+    cancels the calling task on timeout: held, then raised after the work
+    ended, it surfaced as a CancelledError nobody had asked for.
+    """
+    log: list[str] = []
+    assert await shielded(_with_inner_timeout(log)) == "result"
+    assert log[-1] == "done"
+    task = asyncio.current_task()
+    assert task is not None
+    assert task.cancelling() == 0
+
+
+async def test_an_outer_cancellation_still_lands_beside_an_inner_timeout() -> None:
+    log: list[str] = []
+    task = asyncio.create_task(shielded(_with_inner_timeout(log)))
+    await asyncio.sleep(0.01)  # past the inner timeout, before the work's end
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert log[-1] == "done"
+
+
+async def test_in_own_task_lets_the_works_timeouts_take_effect_under_shielded() -> None:
+    log: list[str] = []
+    task = asyncio.create_task(shielded(in_own_task(_with_inner_timeout(log))))
+    await asyncio.sleep(0)
+    task.cancel()  # held: the work's own task goes on, and its timeout fires there
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert log == ["timed out", "done"]
+
+
+async def test_in_own_task_outside_shielded_is_cancelled_with_the_caller() -> None:
+    started = asyncio.Event()
+
+    async def forever() -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    task = asyncio.create_task(in_own_task(forever()))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task

@@ -21,16 +21,19 @@ __all__ = ["SuiteRunner", "prepare_tables"]
 
 T = TypeVar("T")
 
-_prepared: set[int] = set()
+#: The harnesses whose tables this process has prepared, by id. They are kept alive
+#: here: an id is unique only among live objects, and a harness collected and another
+#: made at its address (a fixture's harness per test) would pass for prepared.
+_prepared: dict[int, Harness] = {}
 
 
 async def prepare_tables(harness: Harness, db: Database) -> None:
     """Create the suite's tables: once per session on a persistent backend, else per database."""
     if db.capabilities.persistent:
-        if id(harness) in _prepared:
+        if _prepared.get(id(harness)) is harness:
             return
         await db.drop_tables(*ALL_TABLES)
-        _prepared.add(id(harness))
+        _prepared[id(harness)] = harness
     await db.create_tables(*ALL_TABLES)
 
 

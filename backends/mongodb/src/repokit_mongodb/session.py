@@ -48,6 +48,7 @@ from repokit.backend import BackendSession, Select
 from repokit.conditions import Condition
 from repokit.errors import BackendUnavailable, RepositoryError, UnsupportedOperation
 from repokit.evaluate import evaluate
+from repokit.shielding import in_own_task
 from repokit.tables import Row, Table
 from repokit_mongodb.codec import Codec
 from repokit_mongodb.errors import map_errors, translate
@@ -319,13 +320,25 @@ class MongoSession(BackendSession):
             return
         self._open = False
         try:
-            if self._transactional:
-                await self._commit_transaction()
+            # In a task of its own: the session's end runs shielded from the caller's
+            # cancellation, and PyMongo bounds its waits with asyncio timeouts, which
+            # must cancel the driver's work rather than be held with the caller's.
+            await in_own_task(self._end(commit=True))
         finally:
-            try:
+            self._leave()
+
+    async def _end(self, *, commit: bool) -> None:
+        try:
+            if not self._transactional:
+                pass
+            elif commit:
+                await self._commit_transaction()
+            else:
+                with contextlib.suppress(PyMongoError), pymongo.timeout(ABORT_TIMEOUT):
+                    await self._session.abort_transaction()
+        finally:
+            with contextlib.suppress(PyMongoError):
                 await self._session.end_session()
-            finally:
-                self._leave()
 
     async def _commit_transaction(self) -> None:
         for attempt in range(1, _COMMIT_ATTEMPTS + 1):
@@ -363,15 +376,9 @@ class MongoSession(BackendSession):
             return
         self._open = False
         try:
-            if self._transactional:
-                with contextlib.suppress(PyMongoError), pymongo.timeout(ABORT_TIMEOUT):
-                    await self._session.abort_transaction()
+            await in_own_task(self._end(commit=False))
         finally:
-            try:
-                with contextlib.suppress(PyMongoError):
-                    await self._session.end_session()
-            finally:
-                self._leave()
+            self._leave()
 
 
 def _change(codec: Codec, values: Mapping[str, Any], increment: Sequence[str]) -> dict[str, Any]:

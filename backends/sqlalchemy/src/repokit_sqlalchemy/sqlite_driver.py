@@ -21,7 +21,7 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from repokit.shielding import HeldCancellation
+from repokit.shielding import HeldCancellation, shielded
 
 __all__ = ["OneHopConnection", "connect"]
 
@@ -173,6 +173,16 @@ def connect(args: Sequence[Any], kwargs: Mapping[str, Any]) -> Callable[[], Any]
         # (aiosqlite < 0.22 made the connection itself the thread).
         thread: Any = getattr(pending, "_thread", pending)
         thread.daemon = True
-        return OneHopConnection(await pending)
+
+        async def opened() -> Any:
+            return await pending
+
+        async def close(connection: Any) -> None:
+            await connection.close()
+
+        # A cancellation while sqlite3 opens the file on the worker thread would lose
+        # the connection it opens there (left to the garbage collector, unclosed): it
+        # is held until the open has ended, and the connection then closed.
+        return OneHopConnection(await shielded(opened(), undo=close))
 
     return create
