@@ -26,7 +26,19 @@ from repokit.errors import UnsupportedOperation
 from repokit.observability import Endpoint
 from repokit.tables import Row, Table
 
-__all__ = ["Backend", "BackendSession", "Select", "Window"]
+__all__ = ["Backend", "BackendSession", "Select", "Window", "applied"]
+
+
+def applied(row: Row, values: Mapping[str, Any], increment: Sequence[str] = ()) -> Row:
+    """*row* after an update: *values* set, 1 added to each *increment* field.
+
+    What every backend's update does to a row, in one place (the reference
+    backend stores it; the others return it as the row written).
+    """
+    new = {**row, **values}
+    for field in increment:
+        new[field] = row[field] + 1
+    return new
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +82,20 @@ class BackendSession(ABC):
 
     def __init__(self, *, read_only: bool) -> None:
         self.read_only = read_only
+
+    def single_statement(self) -> None:  # noqa: B027 - an optional hint
+        """A hint, given before the first statement: the work is one write statement.
+
+        Core gives it for a repository call outside a session whose work is a
+        single write on its successful path (create, update, delete, restore
+        or purge of one entity). A backend may then run that statement as its
+        own transaction (no BEGIN, no COMMIT: one round trip), and must then
+        let it run to its end whatever cancellation arrives, as it would a
+        COMMIT (CONTRACT §12). Statements after the first one (an update
+        finding out why its guarded write matched nothing) are then each
+        atomic on their own, as under READ COMMITTED. Ignoring the hint is
+        always correct.
+        """
 
     @abstractmethod
     async def insert(self, table: Table[Any], rows: Sequence[Row]) -> None:
@@ -150,7 +176,7 @@ class BackendSession(ABC):
         pk = table.c[table.primary_key].eq(row[table.primary_key])
         if await self.update(table, and_(where, pk), values, increment=increment) == 0:
             return None
-        return {**row, **values, **{field: row[field] + 1 for field in increment}}
+        return applied(row, values, increment)
 
     @abstractmethod
     async def delete(self, table: Table[Any], where: Condition) -> int:

@@ -340,8 +340,8 @@ class Database:
         """Drop *tables* and all their data."""
         await self.backend.drop_tables(_tables(tables))
 
-    def _session(self, read_only: bool) -> _SessionBlock:
-        return _SessionBlock(self, read_only)
+    def _session(self, read_only: bool, single: bool = False) -> _SessionBlock:
+        return _SessionBlock(self, read_only, single)
 
     def begin_session(self) -> _SessionBlock:
         """A read-write transaction: ``async with db.begin_session() as session``.
@@ -394,10 +394,25 @@ class Database:
         retried; *work* may run several times, so it must not have side
         effects outside the transaction.
         """
+        return await self._run(work, read_only=read_only, attempts=attempts)
+
+    async def _run(
+        self,
+        work: Callable[[Session], Awaitable[R]],
+        *,
+        read_only: bool = False,
+        attempts: int = 5,
+        single: bool = False,
+    ) -> R:
+        """:meth:`run_in_transaction`; *single*: the work is one write statement.
+
+        (Repository calls outside a session pass *single* for the writes of
+        one entity: see :meth:`BackendSession.single_statement`.)
+        """
         _check_attempts(attempts)
         for attempt in range(1, attempts + 1):
             try:
-                async with self._session(read_only) as session:
+                async with self._session(read_only, single) as session:
                     return await work(session)
             except (TransactionConflict, TransactionAborted) as exc:
                 transient = is_transient(exc)
@@ -489,11 +504,12 @@ class _SessionBlock:
     every repository call.
     """
 
-    __slots__ = ("_database", "_read_only", "_session", "_started")
+    __slots__ = ("_database", "_read_only", "_session", "_single", "_started")
 
-    def __init__(self, database: Database, read_only: bool) -> None:
+    def __init__(self, database: Database, read_only: bool, single: bool = False) -> None:
         self._database = database
         self._read_only = read_only
+        self._single = single
         self._session: Session | None = None
         #: When the session began, if the session log was on then (else 0).
         self._started = 0.0
@@ -503,6 +519,8 @@ class _SessionBlock:
         if database._closed:
             raise RepositoryError("the database is closed")
         backend = await database.backend.open_session(read_only=self._read_only)
+        if self._single:
+            backend.single_statement()
         self._session = Session(database, backend, read_only=self._read_only)
         if DATABASE_LOG.isEnabledFor(logging.DEBUG):
             self._started = time.perf_counter()

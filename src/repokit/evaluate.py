@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeAlias, assert_never
 
 from repokit.conditions import (
     FALSE,
@@ -31,18 +31,16 @@ from repokit.conditions import (
     and_,
     not_,
     or_,
+    unknown_node,
 )
 
 __all__ = ["evaluate", "predicate", "sort_rows", "substitute"]
 
 Predicate = Callable[[Mapping[str, Any]], bool]
 
-_COMPARE: dict[Op, Callable[[Any, Any], bool]] = {
-    Op.LT: operator.lt,
-    Op.LE: operator.le,
-    Op.GT: operator.gt,
-    Op.GE: operator.ge,
-}
+# The leaves that read one field; built once (``A | B`` in a call builds a new union).
+_Leaf: TypeAlias = Compare | In | IsNull | Match
+
 _MATCH: dict[MatchKind, Callable[[str, str], bool]] = {
     MatchKind.CONTAINS: lambda value, pattern: pattern in value,
     MatchKind.STARTSWITH: str.startswith,
@@ -62,6 +60,7 @@ def predicate(condition: Condition) -> Predicate:
     not re-inspected per row. ``Compare`` ``==`` and ordering operators and
     ``In`` / ``Match`` never match a null field; ``!=`` does (CONTRACT §3).
     """
+    # Runs for every query of the memory backend: isinstance, not match (see unknown_node).
     if isinstance(condition, Const):
         const = condition.value
         return lambda row: const
@@ -85,16 +84,27 @@ def predicate(condition: Condition) -> Predicate:
     if isinstance(condition, Not):
         inner = predicate(condition.item)
         return lambda row: not inner(row)
-    raise TypeError(f"unknown condition node {condition!r}")
+    raise unknown_node(condition)  # mypy: every member of Condition is handled above
 
 
 def _compare_predicate(condition: Compare) -> Predicate:
     field, operand = condition.field, condition.value
-    if condition.op is Op.EQ:
-        return lambda row: (value := row.get(field)) is not None and bool(value == operand)
-    if condition.op is Op.NE:
-        return lambda row: (value := row.get(field)) is None or bool(value != operand)
-    compare = _COMPARE[condition.op]
+    compare: Callable[[Any, Any], bool]
+    match condition.op:
+        case Op.EQ:
+            return lambda row: (value := row.get(field)) is not None and bool(value == operand)
+        case Op.NE:
+            return lambda row: (value := row.get(field)) is None or bool(value != operand)
+        case Op.LT:
+            compare = operator.lt
+        case Op.LE:
+            compare = operator.le
+        case Op.GT:
+            compare = operator.gt
+        case Op.GE:
+            compare = operator.ge
+        case _:
+            assert_never(condition.op)
     return lambda row: (value := row.get(field)) is not None and compare(value, operand)
 
 
@@ -105,6 +115,7 @@ def substitute(condition: Condition, known: Mapping[str, Any]) -> Condition:
     the rest is kept. Used to check a scope against a batch update's values
     without reading every entity.
     """
+    # Runs for every scoped update: isinstance, not match (see unknown_node).
     if isinstance(condition, And):
         return and_(*(substitute(item, known) for item in condition.items))
     if isinstance(condition, Or):
@@ -113,10 +124,11 @@ def substitute(condition: Condition, known: Mapping[str, Any]) -> Condition:
         return not_(substitute(condition.item, known))
     if isinstance(condition, Const):
         return condition
-    field = getattr(condition, "field", None)
-    if field in known:
-        return TRUE if evaluate(condition, known) else FALSE
-    return condition
+    if isinstance(condition, _Leaf):
+        if condition.field in known:
+            return TRUE if evaluate(condition, known) else FALSE
+        return condition
+    raise unknown_node(condition)  # mypy: every member of Condition is handled above
 
 
 def sort_rows(rows: Sequence[Mapping[str, Any]], orders: Sequence[Order]) -> list[Any]:

@@ -41,7 +41,18 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from repokit.conditions import And, Compare, Condition, Const, In, IsNull, Match, Not, Or
+from repokit.conditions import (
+    And,
+    Compare,
+    Condition,
+    Const,
+    In,
+    IsNull,
+    Match,
+    Not,
+    Or,
+    unknown_node,
+)
 from repokit.errors import TransactionConflict, excerpt
 
 if TYPE_CHECKING:
@@ -395,24 +406,26 @@ def render_condition(condition: Condition, *, values: bool = False) -> str:
     def operand(value: Any) -> str:
         return excerpt(value) if values else "?"
 
-    if isinstance(condition, Const):
-        return "TRUE" if condition.value else "FALSE"
-    if isinstance(condition, Compare):
-        return f"{condition.field} {condition.op.value} {operand(condition.value)}"
-    if isinstance(condition, In):
-        listed = excerpt(condition.values) if values else f"({len(condition.values)} values)"
-        return f"{condition.field} IN {listed}"
-    if isinstance(condition, IsNull):
-        return f"{condition.field} IS NULL"
-    if isinstance(condition, Match):
-        return f"{condition.field} {condition.kind.value} {operand(condition.pattern)}"
-    if isinstance(condition, And | Or):
-        joiner = " AND " if isinstance(condition, And) else " OR "
-        return (
-            "("
-            + joiner.join(render_condition(item, values=values) for item in condition.items)
-            + ")"
-        )
-    if isinstance(condition, Not):
-        return f"NOT {render_condition(condition.item, values=values)}"
-    raise TypeError(f"unknown condition node {condition!r}")
+    match condition:
+        case Const():
+            return "TRUE" if condition.value else "FALSE"
+        case Compare():
+            return f"{condition.field} {condition.op.value} {operand(condition.value)}"
+        case In():
+            listed = excerpt(condition.values) if values else f"({len(condition.values)} values)"
+            return f"{condition.field} IN {listed}"
+        case IsNull():
+            return f"{condition.field} IS NULL"
+        case Match():
+            return f"{condition.field} {condition.kind.value} {operand(condition.pattern)}"
+        case And() | Or():
+            joiner = " AND " if isinstance(condition, And) else " OR "
+            return (
+                "("
+                + joiner.join(render_condition(item, values=values) for item in condition.items)
+                + ")"
+            )
+        case Not():
+            return f"NOT {render_condition(condition.item, values=values)}"
+        case _:
+            raise unknown_node(condition)

@@ -69,10 +69,22 @@ class Repository(Generic[T, ID]):
         self.purger: Purger[T] = Purger(table)
         self.batch_purger: BatchPurger[T] = BatchPurger(table)
 
-    async def _write(self, session: Session | None, work: Callable[[Session], Awaitable[R]]) -> R:
+    async def _write(
+        self,
+        session: Session | None,
+        work: Callable[[Session], Awaitable[R]],
+        *,
+        single: bool = False,
+    ) -> R:
+        """Run a write in *session*, or in a transaction of its own.
+
+        *single*: the work is one write statement on its successful path (a
+        write of one entity); outside a session the backend may then run it
+        without BEGIN and COMMIT (:meth:`BackendSession.single_statement`).
+        """
         if session is not None:
             return await work(session)
-        return await self.database.run_in_transaction(work)
+        return await self.database._run(work, single=single)
 
     async def _read(self, session: Session | None, work: Callable[[Session], Awaitable[R]]) -> R:
         if session is not None:
@@ -85,7 +97,9 @@ class Repository(Generic[T, ID]):
         self, entity: T, *, scope: ScopeArg = None, session: Session | None = None
     ) -> T:
         """Store a new entity (see :meth:`Creator.create`)."""
-        return await self._write(session, lambda s: self.creator.create(s, entity, scope=scope))
+        return await self._write(
+            session, lambda s: self.creator.create(s, entity, scope=scope), single=True
+        )
 
     async def get(
         self,
@@ -159,25 +173,28 @@ class Repository(Generic[T, ID]):
             lambda s: self.updater.update(
                 s, key, spec, scope=scope, expected_version=expected_version
             ),
+            single=True,
         )
 
     async def delete(
         self, key: ID, *, scope: ScopeArg = None, session: Session | None = None
     ) -> None:
         """Soft-delete one entity (see :meth:`Deleter.delete`)."""
-        await self._write(session, lambda s: self.deleter.delete(s, key, scope=scope))
+        await self._write(session, lambda s: self.deleter.delete(s, key, scope=scope), single=True)
 
     async def restore(
         self, key: ID, *, scope: ScopeArg = None, session: Session | None = None
     ) -> T:
         """Restore a soft-deleted entity (see :meth:`Deleter.restore`)."""
-        return await self._write(session, lambda s: self.deleter.restore(s, key, scope=scope))
+        return await self._write(
+            session, lambda s: self.deleter.restore(s, key, scope=scope), single=True
+        )
 
     async def purge(
         self, key: ID, *, scope: ScopeArg = None, session: Session | None = None
     ) -> None:
         """Remove one entity for good (see :meth:`Purger.purge`)."""
-        await self._write(session, lambda s: self.purger.purge(s, key, scope=scope))
+        await self._write(session, lambda s: self.purger.purge(s, key, scope=scope), single=True)
 
     # -- batch operations -------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any, Generic, Never, TypeVar, cast
 
-from repokit.errors import excerpt
+from repokit.errors import InvalidQuery, excerpt
 
 __all__ = ["OptionalState", "TriState", "UpdaterSpec"]
 
@@ -119,7 +119,7 @@ class UpdaterSpec:
         for f in dataclasses.fields(self):
             state = getattr(self, f.name)
             if not isinstance(state, OptionalState | TriState):
-                raise TypeError(
+                raise InvalidQuery(
                     f"{type(self).__name__}.{f.name} must be an OptionalState or TriState, "
                     f"got {excerpt(state)}"
                 )

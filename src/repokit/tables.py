@@ -41,6 +41,7 @@ from repokit.types import FieldType, Kind, parse_annotation
 from repokit.values import Rejected, converter, floor_datetime
 
 __all__ = [
+    "MAX_CONSTRAINT_NAME",
     "SHADOW_SUFFIX",
     "Columns",
     "Field",
@@ -50,6 +51,7 @@ __all__ = [
     "Table",
     "TimestampMarker",
     "Unique",
+    "constraint_name",
 ]
 
 T = TypeVar("T")
@@ -151,12 +153,26 @@ class Columns:
         return iter(self._columns.values())
 
 
-def _constraint_name(prefix: str, table: str, fields: Sequence[str]) -> str:
-    name = f"{prefix}_{table}_{'_'.join(fields)}"
-    if len(name) <= 60:
+#: The longest default name of a unique key or an index (MySQL's 64 and PostgreSQL's
+#: 63 leave room for a backend's suffixes).
+MAX_CONSTRAINT_NAME = 60
+
+
+def constraint_name(
+    prefix: str, table: str, parts: Sequence[str], *, limit: int | None = MAX_CONSTRAINT_NAME
+) -> str:
+    """The default name of a constraint or index: ``<prefix>_<table>_<parts…>``.
+
+    Past *limit* characters the name is cut and ends in ten hex digits of its
+    SHA-256, so that it stays unique. Every backend names what it creates with
+    this function: the names are in users' databases (and their migrations),
+    so a change to it is a schema change.
+    """
+    name = "_".join((prefix, table, *parts))
+    if limit is None or len(name) <= limit:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:10]
-    return f"{name[:49]}_{digest}"
+    return f"{name[: limit - 11]}_{digest}"
 
 
 class Table(Generic[T, ID]):
@@ -243,6 +259,8 @@ class Table(Generic[T, ID]):
             if vtype.kind is not Kind.INT or vtype.nullable:
                 raise self._fail(version, "the version field must be a non-null int")
         self.version: str | None = version
+        #: The fields every write of an entity adds 1 to: the version field, if any.
+        self.increments: tuple[str, ...] = () if version is None else (version,)
 
         self.soft_delete: StatusMarker | TimestampMarker | None = self._check_marker(
             soft_delete, declared
@@ -371,7 +389,7 @@ class Table(Generic[T, ID]):
         return Unique(
             fields,
             spec.among_live,
-            spec.name or _constraint_name("uq", self.name, fields),
+            spec.name or constraint_name("uq", self.name, fields),
             self.live_condition() if spec.among_live else None,
         )
 
@@ -379,7 +397,7 @@ class Table(Generic[T, ID]):
         if not isinstance(spec, Index):
             spec = Index(self._check_fields(spec, "index"))
         fields = self._check_fields(spec.fields, "index")
-        return Index(fields, spec.name or _constraint_name("ix", self.name, fields))
+        return Index(fields, spec.name or constraint_name("ix", self.name, fields))
 
     def _check_marker(
         self, marker: StatusMarker | TimestampMarker | None, declared: Mapping[str, FieldType]

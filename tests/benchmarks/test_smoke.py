@@ -6,6 +6,8 @@ Timings are never asserted; each workload checks that it did its work.
 from __future__ import annotations
 
 import pytest
+from benchmarks.memory_scale import STEPS
+from benchmarks.memory_scale import run as run_memory_scale
 from benchmarks.runner import run_backend, table
 from benchmarks.scale import run_scale
 from benchmarks.subject import WORKLOADS
@@ -42,6 +44,13 @@ async def test_scale_checks_report_every_size_and_page() -> None:
     assert sorted(result.create_us_per_row) == [2, 20, 200]
     assert sorted(result.page_ms) == [1, 4]
     assert sorted(result.walk_peak_kib) == [2, 20, 200]
+
+
+@pytest.mark.asyncio
+async def test_the_memory_scale_checks_run_every_step() -> None:
+    results = await run_memory_scale(rows=120, batch=50)
+    assert len(results) == len(STEPS)
+    assert all(done > 0 for _, _, done in results)
 
 
 @pytest.mark.asyncio

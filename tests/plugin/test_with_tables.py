@@ -9,6 +9,7 @@ backends' drivers do not survive pytester's in-process ``sys.modules`` reset.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 
@@ -129,7 +130,7 @@ def _suite(
 
 
 def _sqlite_tables(path: Path) -> list[str]:
-    with sqlite3.connect(path) as connection:
+    with contextlib.closing(sqlite3.connect(path)) as connection:
         rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         return [name for (name,) in rows]
 

@@ -91,7 +91,19 @@ async def _assert_nothing_held(db: Database) -> None:
                 if stuck == 0:
                     break
                 await asyncio.sleep(0.05)
-        assert stuck == 0, "a PostgreSQL session is idle in a transaction"
+            sessions = []
+            if stuck:
+                found = await connection.exec_driver_sql(
+                    "SELECT pid, state, backend_start, xact_start, state_change, query "
+                    "FROM pg_stat_activity WHERE application_name = "
+                    "current_setting('application_name')"
+                )
+                sessions = [tuple(row) for row in found]
+        clients = [lease.driver.get_server_pid() for lease in idle]
+        assert stuck == 0, (
+            f"a PostgreSQL session is idle in a transaction: {sessions!r}; idle leases' "
+            f"server pids: {clients}"
+        )
 
 
 async def _drop_idle_connections(db: Database) -> None:

@@ -15,6 +15,7 @@ from repokit.conditions import (
     IsNull,
     Match,
     MatchKind,
+    Node,
     and_,
     not_,
     or_,
@@ -125,7 +126,7 @@ def test_and_or_not_combine_as_boolean_algebra() -> None:
 
 
 def test_an_unknown_node_is_a_type_error() -> None:
-    class Strange(Condition):
+    class Strange(Node):
         __slots__ = ()
 
     with pytest.raises(TypeError, match="unknown condition node"):
@@ -206,7 +207,7 @@ def test_predicate_returns_a_bool(condition: Condition) -> None:
 
 
 def test_predicate_of_an_unknown_node_is_a_type_error() -> None:
-    class Strange(Condition):
+    class Strange(Node):
         __slots__ = ()
 
     with pytest.raises(TypeError, match="unknown condition node"):

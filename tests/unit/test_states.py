@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from repokit.errors import InvalidQuery
 from repokit.states import OptionalState, TriState, UpdaterSpec
 
 
@@ -82,6 +83,8 @@ def test_a_spec_keeps_falsy_updates() -> None:
     assert ProjectUpdate(name=OptionalState.update("")).values() == {"name": ""}
 
 
-def test_a_spec_field_that_is_not_a_state_is_a_type_error() -> None:
-    with pytest.raises(TypeError, match=r"BrokenUpdate\.name must be an OptionalState or TriState"):
+def test_a_spec_field_that_is_not_a_state_is_an_invalid_query() -> None:
+    with pytest.raises(
+        InvalidQuery, match=r"BrokenUpdate\.name must be an OptionalState or TriState"
+    ):
         BrokenUpdate().values()

@@ -703,3 +703,19 @@ def test_an_unknown_field_name_of_a_million_characters_is_named_briefly() -> Non
     with pytest.raises(InvalidQuery, match="has no field") as raised:
         items.normalize_values({"x" * 10**6: 1})
     assert len(str(raised.value)) < 400
+
+
+def test_constraint_names_are_stable() -> None:
+    """The names are in users' databases: the default ones, and SQL's at 63 characters."""
+    from repokit.tables import constraint_name
+
+    assert constraint_name("uq", "items", ("tenant", "name")) == "uq_items_tenant_name"
+    assert constraint_name("pk", "items", ()) == "pk_items"
+    long_fields = ("a_rather_long_field_name", "another_rather_long_field_name")
+    assert constraint_name("uq", "projects", long_fields) == (
+        "uq_projects_a_rather_long_field_name_another_rath_ebe82ea9a5"
+    )
+    assert constraint_name("ix", "projects", long_fields, limit=63) == (
+        "ix_projects_a_rather_long_field_name_another_rather__329da47099"
+    )
+    assert len(constraint_name("ix", "t", ("x" * 200,), limit=None)) == 205

@@ -1,13 +1,24 @@
-"""The in-memory reference backend and its sessions."""
+"""The in-memory reference backend and its sessions.
+
+A session reads the tables as of its snapshot (:mod:`repokit.memory.store`
+keeps what older snapshots need); the one write session at a time changes
+the newest rows in place, recording what it replaced, which its rollback
+puts back. Every method runs without awaiting (atomic on the event loop).
+Queries narrow their candidates first (:mod:`repokit.memory.queries`: a
+pinned primary or unique key, a sorted order past a keyset bound) and then
+test each candidate with :func:`~repokit.evaluate.predicate`, the reference
+semantics, so a shortcut can make a query cheaper but never change its
+answer. Rows are copied on the way in and out: nobody outside aliases a
+stored row, and stored rows are never mutated.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import copy
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Self
 
-from repokit.backend import Backend, BackendSession, Select
+from repokit.backend import Backend, BackendSession, Select, applied
 from repokit.capabilities import Capabilities
 from repokit.conditions import Condition
 from repokit.drift import (
@@ -25,25 +36,25 @@ from repokit.errors import (
     UnsupportedOperation,
     excerpt,
 )
-from repokit.evaluate import evaluate, predicate, sort_rows
+from repokit.evaluate import predicate
+from repokit.memory.queries import copy_row, page, pinned_keys, pinned_unique, start_of
+from repokit.memory.store import (
+    ABSENT,
+    Absent,
+    MemoryStats,
+    Orders,
+    Predicate,
+    Store,
+    TableData,
+    build_index,
+)
 from repokit.observability import Endpoint
 from repokit.tables import Row, Table
 
 __all__ = ["MemoryBackend", "MemorySession"]
 
-Rows = dict[Any, Row]  # primary key -> row
-
 #: How long a write session waits for the previous one to end.
 WRITER_WAIT_SECONDS = 10.0
-
-
-class _Store:
-    """The committed state: table name -> (primary key -> row). Published copies only."""
-
-    def __init__(self) -> None:
-        self.tables: dict[str, Rows] = {}
-        self.schemas: dict[str, Table[Any]] = {}
-        self.writer: asyncio.Lock = asyncio.Lock()
 
 
 class MemoryBackend(Backend):
@@ -53,7 +64,12 @@ class MemoryBackend(Backend):
     endpoint: Endpoint = Endpoint(system="memory")
 
     def __init__(self) -> None:
-        self._store = _Store()
+        self._store = Store()
+
+    @property
+    def stats(self) -> MemoryStats:
+        """Counts of the rows this backend's queries and key checks touched (for tests)."""
+        return self._store.stats
 
     @classmethod
     async def connect(cls, url: str, **options: Any) -> Self:
@@ -63,14 +79,17 @@ class MemoryBackend(Backend):
 
     async def create_tables(self, tables: Sequence[Table[Any]]) -> None:
         async with self._store.writer:
+            store = self._store
             for table in tables:
-                stored = self._store.schemas.get(table.name)
-                rows = self._store.tables.setdefault(table.name, {})
+                stored = store.schemas.get(table.name)
+                data = store.tables.setdefault(table.name, TableData())
                 if stored is not None and stored is not table:
                     # A changed definition (Database.create_tables let it through): its
                     # unique keys must hold for the stored rows, as a new unique index would.
-                    MemorySession._check_keys(table, rows.values())
-                self._store.schemas[table.name] = table
+                    for unique in table.unique:
+                        index = build_index(table, unique, data.rows, store.committed, store.stats)
+                        data.indexes[unique] = index
+                store.schemas[table.name] = table
 
     async def schema_changes(self, tables: Sequence[Table[Any]]) -> list[SchemaChange]:
         # The stored schema is the definition the table was created with: compared as
@@ -135,77 +154,147 @@ def _index_specs(table: Table[Any]) -> dict[str, IndexSpec]:
 
 
 class MemorySession(BackendSession):
-    """A snapshot for reads; private copies of touched tables for writes."""
+    """A snapshot of the committed tables for reads; the newest rows, with undo, for writes.
 
-    def __init__(self, store: _Store, *, read_only: bool) -> None:
+    A read-only session sees the state committed when it opened for its whole
+    life. The write session (one at a time) sees the newest rows, its own
+    writes included; the first change of each row records the row it
+    replaced, so a rollback puts every row back and a commit only advances
+    ``Store.committed``: neither costs more than the rows written.
+    """
+
+    def __init__(self, store: Store, *, read_only: bool) -> None:
         super().__init__(read_only=read_only)
         self._store = store
-        self._snapshot = dict(store.tables)
-        self._copied: set[str] = set()
+        self._tables = dict(store.tables)
+        #: The snapshot: what this session reads (TableData.at / visible).
+        self._seq = store.open_reader() if read_only else store.committed + 1
+        #: Tables this write session may have changed -> their last_change before it.
+        self._touched: dict[TableData, int] = {}
         self._open = True
 
     # -- state ------------------------------------------------------------------------------
 
-    def _rows(self, table: Table[Any]) -> Rows:
+    def _data(self, table: Table[Any]) -> TableData:
         try:
-            return self._snapshot[table.name]
+            return self._tables[table.name]
         except KeyError:
             raise TableNotFound(table.name) from None
 
-    def _writable(self, table: Table[Any]) -> Rows:
+    def _writable(self, table: Table[Any]) -> TableData:
         if self.read_only:
             raise UnsupportedOperation("a read-only session refuses writes")
-        rows = self._rows(table)
-        if table.name not in self._copied:
-            rows = self._snapshot[table.name] = dict(rows)
-            self._copied.add(table.name)
-        return rows
+        data = self._data(table)
+        self._touched.setdefault(data, data.last_change)
+        return data
 
-    @staticmethod
-    def _check_keys(table: Table[Any], rows: Iterable[Row]) -> None:
-        """Raise EntityAlreadyExists if two of *rows* collide on a unique key."""
-        rows = list(rows)
-        for unique in table.unique:
-            seen: set[tuple[Any, ...]] = set()
-            for row in rows:
-                key = tuple(row.get(f) for f in unique.fields)
-                if any(v is None for v in key):
-                    continue
-                if unique.where is not None and not evaluate(unique.where, row):
-                    continue
-                if key in seen:
-                    raise EntityAlreadyExists(
-                        table.entity_name, unique.fields, f"key {excerpt(key)}"
-                    )
-                seen.add(key)
+    def _pinned(
+        self, data: TableData, table: Table[Any], where: Condition
+    ) -> list[tuple[Any, Row]] | None:
+        """(key, row) for each row under a key *where* pins; ``None`` when none is pinned.
+
+        Every row matching *where* is among them (``pinned_keys``, ``pinned_unique``).
+        """
+        keys = pinned_keys(where, table.primary_key)
+        if keys is None and data.current(self._seq):
+            keys = _unique_pin(data, table, where)
+        if keys is None:
+            return None
+        found: list[tuple[Any, Row]] = []
+        try:
+            for key in dict.fromkeys(keys):
+                row = data.at(key, self._seq)
+                if not isinstance(row, Absent):
+                    found.append((key, row))
+        except TypeError:  # an unhashable operand: no stored key equals it
+            return None
+        return found
+
+    def _filter(
+        self, rows: Iterable[Row], matches: Predicate, stop: int | None = None
+    ) -> list[Row]:
+        """The rows *matches* accepts, in order; at most *stop* of them."""
+        hits: list[Row] = []
+        if stop == 0:
+            return hits
+        tested = 0
+        for row in rows:
+            tested += 1
+            if matches(row):
+                hits.append(row)
+                if len(hits) == stop:
+                    break
+        self._store.stats.rows_tested += tested
+        return hits
+
+    def _scan_from(
+        self, rows: list[Row], start: int, matches: Predicate, stop: int | None
+    ) -> list[Row]:
+        """:meth:`_filter` over ``rows[start:]`` without copying the list."""
+        return self._filter(map(rows.__getitem__, range(start, len(rows))), matches, stop)
+
+    def _sorted(self, data: TableData, orders: Orders, limit: int | None) -> bool:
+        """Whether to read through *data*'s cached sort by *orders* (building it if need be).
+
+        A limited select builds it the second time the same orders are asked
+        for with no change in between: a page after every write costs a scan
+        and a partial selection, never a full sort, and a walk sorts once.
+        """
+        if not orders or not data.current(self._seq):
+            return False
+        if orders in data.ordered:
+            return True
+        if limit is None:
+            return False
+        if orders in data.asked:
+            return True
+        data.asked.add(orders)
+        return False
 
     # -- SPI --------------------------------------------------------------------------------
 
     async def insert(self, table: Table[Any], rows: Sequence[Row]) -> None:
-        stored = self._writable(table)
+        data = self._writable(table)
         pk = table.primary_key
         new: list[Row] = []
         keys: set[Any] = set()
         for row in rows:
             key = row[pk]
-            if key in stored or key in keys:
+            if key in data.rows or key in keys:
                 raise EntityAlreadyExists(table.entity_name, (pk,), f"key {excerpt(key)}")
             keys.add(key)
-            new.append(copy.deepcopy(row))
-        self._check_keys(table, [*stored.values(), *new])
+            new.append(copy_row(row))
+        data.check_unique(table, new, self._seq, self._store.stats)
         for row in new:
-            stored[row[pk]] = row
+            data.put(row[pk], row, self._seq)
 
     async def select(self, query: Select) -> list[Row]:
         matches = predicate(query.where)
-        matched = [r for r in self._rows(query.table).values() if matches(r)]
-        ordered = sort_rows(matched, query.orders)
-        end = None if query.limit is None else query.offset + query.limit
-        return [copy.deepcopy(row) for row in ordered[query.offset : end]]
+        data = self._data(query.table)
+        orders, offset, limit = query.orders, query.offset, query.limit
+        stop = None if limit is None or orders else offset + limit
+        pinned = self._pinned(data, query.table, query.where)
+        if pinned is not None:
+            hits = self._filter((row for _, row in pinned), matches)
+            rows = page(hits, orders, offset, limit)
+        elif self._sorted(data, orders, limit):
+            ordered = data.sorted_by(orders, self._store.stats)
+            start = start_of(ordered, query.where, orders[0])
+            end = None if limit is None else offset + limit
+            rows = self._scan_from(ordered.rows, start, matches, end)[offset:]
+        else:
+            hits = self._filter(data.visible(self._seq), matches, stop)
+            if limit is None:
+                self._store.stats.rows_sorted += len(hits)
+            rows = page(hits, orders, offset, limit)
+        return [copy_row(row) for row in rows]
 
     async def count(self, table: Table[Any], where: Condition) -> int:
         matches = predicate(where)
-        return sum(1 for row in self._rows(table).values() if matches(row))
+        data = self._data(table)
+        pinned = self._pinned(data, table, where)
+        rows = data.visible(self._seq) if pinned is None else (row for _, row in pinned)
+        return len(self._filter(rows, matches))
 
     async def update(
         self,
@@ -215,42 +304,72 @@ class MemorySession(BackendSession):
         *,
         increment: Sequence[str] = (),
     ) -> int:
-        stored = self._writable(table)
-        changed: list[Row] = []
+        data = self._writable(table)
+        pk = table.primary_key
         matches = predicate(where)
-        for row in stored.values():
-            if matches(row):
-                new = {**row, **copy.deepcopy(dict(values))}
-                for field in increment:
-                    new[field] = row[field] + 1
-                changed.append(new)
-        merged = dict(stored)
-        merged.update((row[table.primary_key], row) for row in changed)
-        self._check_keys(table, merged.values())
-        stored.update((row[table.primary_key], row) for row in changed)
+        pinned = self._pinned(data, table, where)
+        rows = data.rows.values() if pinned is None else (row for _, row in pinned)
+        # One copy for every row: stored rows are never mutated, and reads copy again.
+        copied = copy_row(dict(values))
+        changed = [applied(row, copied, increment) for row in self._filter(rows, matches)]
+        data.check_unique(table, changed, self._seq, self._store.stats)
+        for row in changed:
+            data.put(row[pk], row, self._seq)
         return len(changed)
 
     async def delete(self, table: Table[Any], where: Condition) -> int:
-        stored = self._writable(table)
+        data = self._writable(table)
         matches = predicate(where)
-        doomed = [key for key, row in stored.items() if matches(row)]
+        pinned = self._pinned(data, table, where)
+        items = data.rows.items() if pinned is None else pinned
+        doomed = [key for key, row in items if matches(row)]
+        self._store.stats.rows_tested += len(data.rows) if pinned is None else len(pinned)
         for key in doomed:
-            del stored[key]
+            data.put(key, ABSENT, self._seq)
         return len(doomed)
 
     async def commit(self) -> None:
         if not self._open:
             return
         self._open = False
-        if not self.read_only:
-            for name in self._copied:
-                if name in self._store.tables:
-                    self._store.tables[name] = self._snapshot[name]
-            self._store.writer.release()
+        store = self._store
+        if self.read_only:
+            store.close_reader(self._seq)
+            return
+        try:
+            store.committed = self._seq
+            store.prune()
+        finally:
+            store.writer.release()
 
     async def rollback(self) -> None:
         if not self._open:
             return
         self._open = False
-        if not self.read_only:
-            self._store.writer.release()
+        store = self._store
+        if self.read_only:
+            store.close_reader(self._seq)
+            return
+        try:
+            for data, last_change in self._touched.items():
+                data.undo(self._seq, last_change)
+        finally:
+            store.writer.release()
+
+
+def _unique_pin(data: TableData, table: Table[Any], where: Condition) -> tuple[Any, ...] | None:
+    """The primary key (or none) of the row a pinned unique key of *table* names.
+
+    Only for a snapshot that reads the newest rows: indexes follow those.
+    """
+    for unique in table.unique:
+        index = data.indexes.get(unique)
+        key = None if index is None else pinned_unique(where, unique)
+        if index is None or key is None:
+            continue
+        try:
+            holder = index.entries.get(key, ABSENT)
+        except TypeError:  # an unhashable operand: no stored key equals it
+            return None
+        return () if holder is ABSENT else (holder,)
+    return None

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
-from repokit.backend import Select
 from repokit.conditions import Condition, and_
 from repokit.database import Session
 from repokit.errors import EntityNotFound
@@ -33,9 +32,6 @@ class Deleter(Utility[T]):
         scope_cond = self.scope(scope)
         return where if scope_cond is None else and_(where, scope_cond)
 
-    def _increment(self) -> tuple[str, ...]:
-        return (self.table.version,) if self.table.version is not None else ()
-
     async def delete(self, session: Session, key: Any, *, scope: ScopeArg = None) -> None:
         """Mark the live entity *key* deleted.
 
@@ -46,7 +42,7 @@ class Deleter(Utility[T]):
         values = self.table.deleted_values()
         where = self._where(key, scope, self.table.live_condition())
         session.require_writable("delete")
-        count = await session.update(self.table, where, values, increment=self._increment())
+        count = await session.update(self.table, where, values, increment=self.table.increments)
         if count == 0:
             raise EntityNotFound(self.table.entity_name, key)
 
@@ -78,7 +74,9 @@ class Deleter(Utility[T]):
         total = 0
         for chunk in self.chunks(session, keys):
             where = and_(base, chunk)
-            total += await session.update(self.table, where, values, increment=self._increment())
+            total += await session.update(
+                self.table, where, values, increment=self.table.increments
+            )
         return total
 
     async def restore(self, session: Session, key: Any, *, scope: ScopeArg = None) -> T:
@@ -92,11 +90,8 @@ class Deleter(Utility[T]):
         values: Row = self.table.restored_values()
         where = self._where(key, scope, self.table.deleted_condition())
         session.require_writable("restore")
-        rows = await session.select(Select(self.table, where, limit=1))
-        if not rows:
+        # One statement where the backend can (UPDATE … RETURNING): the row as written.
+        row = await session.update_one(self.table, where, values, increment=self.table.increments)
+        if row is None:
             raise EntityNotFound(self.table.entity_name, key)
-        await session.update(self.table, where, values, increment=self._increment())
-        row = {**rows[0], **values}
-        if self.table.version is not None:
-            row[self.table.version] += 1
         return self.table.from_row(row)

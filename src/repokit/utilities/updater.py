@@ -99,7 +99,7 @@ class Updater(Utility[T]):
                 guard = and_(guard, table.c[table.version].eq(expected_version))
             if scope_cond is not None:
                 guard = and_(guard, substitute(scope_cond, values))
-            increment = (table.version,) if table.version is not None else ()
+            increment = table.increments
             row = await session.update_one(table, guard, values, increment=increment)
             if row is not None:
                 return table.from_row(row)
@@ -214,7 +214,7 @@ class BatchUpdater(Utility[T]):
             return await self._count(session, keys, base)
         if scope_cond is not None:
             await self._check_scope(session, keys, base, scope_cond, values)
-        increment = (table.version,) if table.version is not None else ()
+        increment = table.increments
         total = 0
         for chunk in self.chunks(session, keys):
             where = and_(base, chunk)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import uuid
 from collections.abc import Callable
@@ -121,7 +122,8 @@ async def test_sqlite_stores_every_kind_in_an_ordered_lossless_form(
 @pytest.mark.parametrize("sql_url", ["sqlite"], indirect=True)
 async def test_sqlite_tables_are_strict(db: Database, things: Table[Any], sql_url: str) -> None:
     path = sql_url.split(":///", 1)[1]
-    with sqlite3.connect(path) as raw:
+    # (closing(): a sqlite3 connection as a context manager ends a transaction, not itself.)
+    with contextlib.closing(sqlite3.connect(path)) as raw:
         (ddl,) = raw.execute(
             "SELECT sql FROM sqlite_master WHERE name = ?", (things.name,)
         ).fetchone()

@@ -21,10 +21,22 @@ from typing import Any
 
 from pymongo import ASCENDING, IndexModel
 
-from repokit.conditions import And, Compare, Condition, Const, In, IsNull, Not, Op
+from repokit.conditions import (
+    And,
+    Compare,
+    Condition,
+    Const,
+    In,
+    IsNull,
+    Match,
+    Not,
+    Op,
+    Or,
+    unknown_node,
+)
 from repokit.drift import IndexSpec
 from repokit.errors import InvalidTableDefinition
-from repokit.tables import Table, Unique
+from repokit.tables import Table, Unique, constraint_name
 from repokit.types import Kind
 from repokit_mongodb.codec import Codec, bson_types
 
@@ -54,29 +66,34 @@ def validator(table: Table[Any], codec: Codec) -> dict[str, Any]:
 
 def _clauses(condition: Condition, table: Table[Any], codec: Codec) -> list[dict[str, Any]]:
     """*condition* as partial-filter clauses (ANDed); refuses what they cannot say."""
-    if isinstance(condition, Const) and condition.value:
-        return []
-    if isinstance(condition, And):
-        return [clause for item in condition.items for clause in _clauses(item, table, codec)]
-    if isinstance(condition, IsNull):
-        return [{codec.key(condition.field): {"$eq": None}}]
-    if isinstance(condition, Not) and isinstance(condition.item, IsNull):
-        field = condition.item.field
-        return [{codec.key(field): {"$type": list(bson_types(table.fields[field].type))}}]
-    if isinstance(condition, In):
-        values = [codec.encode(condition.field, v) for v in condition.values]
-        return [{codec.key(condition.field): {"$in": values}}]
-    if isinstance(condition, Compare):
-        key, value = codec.key(condition.field), codec.encode(condition.field, condition.value)
-        if condition.op is not Op.NE:
-            operator = {Op.EQ: "$eq", Op.LT: "$lt", Op.LE: "$lte", Op.GT: "$gt", Op.GE: "$gte"}
-            return [{key: {operator[condition.op]: value}}]
-        ftype = table.fields[condition.field].type
-        if not ftype.nullable and ftype.kind in (Kind.ENUM, Kind.BOOL):
-            # "!= v" over a closed set of values is "in every other value".
-            domain = [m.value for m in ftype.enum] if ftype.enum is not None else [False, True]
-            others = [codec.encode(condition.field, v) for v in domain if v != condition.value]
-            return [{key: {"$in": others}}]
+    match condition:
+        case Const(value=True):
+            return []
+        case And():
+            return [clause for item in condition.items for clause in _clauses(item, table, codec)]
+        case IsNull():
+            return [{codec.key(condition.field): {"$eq": None}}]
+        case Not(item=IsNull(field=field)):
+            return [{codec.key(field): {"$type": list(bson_types(table.fields[field].type))}}]
+        case In():
+            values = [codec.encode(condition.field, v) for v in condition.values]
+            return [{codec.key(condition.field): {"$in": values}}]
+        case Compare():
+            key = codec.key(condition.field)
+            value = codec.encode(condition.field, condition.value)
+            if condition.op is not Op.NE:
+                operator = {Op.EQ: "$eq", Op.LT: "$lt", Op.LE: "$lte", Op.GT: "$gt", Op.GE: "$gte"}
+                return [{key: {operator[condition.op]: value}}]
+            ftype = table.fields[condition.field].type
+            if not ftype.nullable and ftype.kind in (Kind.ENUM, Kind.BOOL):
+                # "!= v" over a closed set of values is "in every other value".
+                domain = [m.value for m in ftype.enum] if ftype.enum is not None else [False, True]
+                others = [codec.encode(condition.field, v) for v in domain if v != condition.value]
+                return [{key: {"$in": others}}]
+        case Const() | Not() | Match() | Or():
+            pass  # FALSE, other negations, text matches and disjunctions: no filter says them
+        case _:
+            raise unknown_node(condition)
     raise InvalidTableDefinition(
         f"{table.entity_name}: MongoDB cannot index entities matching {condition!r} "
         "(partial indexes accept equality, ranges, $type and $in over non-null fields)"
@@ -110,7 +127,7 @@ def index_models(table: Table[Any], codec: Codec) -> list[IndexModel]:
             options["partialFilterExpression"] = where
         models.append(IndexModel([(codec.key(f), ASCENDING) for f in unique.fields], **options))
     for field, shadow in table.shadows.items():
-        name = f"ix_{table.name}_{field}_casefold"
+        name = constraint_name("ix", table.name, (field, "casefold"), limit=None)
         models.append(IndexModel([(codec.key(shadow), ASCENDING)], name=name))
     return models
 

@@ -44,7 +44,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DocumentTooLarge, OperationFailure, PyMongoError
 
-from repokit.backend import BackendSession, Select
+from repokit.backend import BackendSession, Select, applied
 from repokit.conditions import Condition
 from repokit.errors import BackendUnavailable, RepositoryError, UnsupportedOperation
 from repokit.evaluate import evaluate
@@ -302,7 +302,7 @@ class MongoSession(BackendSession):
                 )
             if result.matched_count == 0:  # pragma: no cover - the snapshot still holds it
                 return None
-        return {**row, **values, **{field: row[field] + 1 for field in increment}}
+        return applied(row, values, increment)
 
     async def delete(self, table: Table[Any], where: Condition) -> int:
         collection, codec = await self._collection(table, write=True)

@@ -30,21 +30,23 @@ from repokit.drift import SchemaChange
 from repokit.errors import (
     BackendNotInstalled,
     BackendUnavailable,
-    InvalidQuery,
     RepositoryError,
-    UnsupportedOperation,
 )
 from repokit.gate import FairGate
 from repokit.observability import Endpoint
 from repokit.tables import Table
 from repokit_sqlalchemy.dialect import SQLDialect
+from repokit_sqlalchemy.dialects import (
+    dialect_for,
+    dialect_options,
+    registration_for,
+    resolve_url,
+)
 from repokit_sqlalchemy.drift import stored_changes
 from repokit_sqlalchemy.errors import translate
-from repokit_sqlalchemy.postgres import PostgresDialect
 from repokit_sqlalchemy.schema import sql_table
 from repokit_sqlalchemy.session import SQLAlchemySession
-from repokit_sqlalchemy.sqlite import SQLiteDialect
-from repokit_sqlalchemy.sqlite_pragmas import SQLitePragmas, split_url
+from repokit_sqlalchemy.sqlite_pragmas import SQLitePragmas
 from repokit_sqlalchemy.statements import Reader, StatementCache
 
 __all__ = ["Lease", "SQLAlchemyBackend", "endpoint_of"]
@@ -62,21 +64,31 @@ def endpoint_of(url: sa.URL, system: str) -> Endpoint:
     return Endpoint(system, url.database or None, str(host) if host else None, url.port)
 
 
-def _pragmas(value: Mapping[str, Any] | SQLitePragmas | None) -> SQLitePragmas | None:
-    if value is None or isinstance(value, SQLitePragmas):
-        return value
-    return SQLitePragmas.parse(value)
+#: The SQLAlchemy versions whose ``QueuePool._max_overflow`` :func:`pool_limits` reads
+#: (the only private of SQLAlchemy's this package uses), pinned by
+#: tests/backends/sqlalchemy/test_sqlalchemy_privates.py.
+TESTED_SQLALCHEMY = ((2, 0), (2, 1))
 
 
-def _pool_capacity(engine: AsyncEngine) -> int | None:
-    """How many connections the engine's pool hands out at once (``None``: no limit)."""
+def _given(**options: Any) -> dict[str, Any]:
+    """The dialect options a caller gave (``None``: not given)."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
+def pool_limits(engine: AsyncEngine) -> tuple[int | None, float | None]:
+    """How many connections the engine's pool lends at once, and how long a checkout waits.
+
+    ``(None, None)`` for a pool without a limit. ``QueuePool`` has public
+    ``size()`` and ``timeout()`` but no accessor for ``max_overflow``, so
+    that one is read from its private attribute.
+    """
     pool = engine.sync_engine.pool
     if not isinstance(pool, sa.pool.QueuePool):
-        return None
-    overflow = getattr(pool, "_max_overflow", -1)  # QueuePool has no public accessor
-    if not isinstance(overflow, int) or overflow < 0:
-        return None
-    return pool.size() + overflow
+        return None, None
+    overflow = getattr(pool, "_max_overflow", -1)
+    if not isinstance(overflow, int) or overflow < 0:  # -1: no limit (pool_size=0)
+        return None, pool.timeout()
+    return pool.size() + overflow, pool.timeout()
 
 
 class Lease:
@@ -90,7 +102,7 @@ class Lease:
         gate: gives the session's slot in the fair gate back.
     """
 
-    __slots__ = ("begins", "connection", "driver", "gate", "turn")
+    __slots__ = ("alone", "begins", "connection", "driver", "gate", "turn")
 
     def __init__(self, connection: AsyncConnection, driver: Any, dialect: SQLDialect) -> None:
         self.connection = connection
@@ -102,6 +114,8 @@ class Lease:
             dialect.begin_statement(read_only=False, options=options),
             dialect.begin_statement(read_only=True, options=options),
         )
+        #: Whether a single-statement write may skip the BEGIN here (SQLDriver.runs_alone).
+        self.alone = dialect.runs_alone(options)
         self.turn: asyncio.Lock | None = None
         self.gate: Callable[[], None] | None = None
 
@@ -114,45 +128,6 @@ class Lease:
         finally:
             if turn is not None:
                 turn.release()
-
-
-#: Bare schemes and the async driver repokit runs them on.
-_DRIVERS = {"postgresql": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
-#: The driver module of each database, and the extra that installs it.
-_EXTRAS = {
-    "postgresql": ("asyncpg", "repokit[postgres]"),
-    "sqlite": ("aiosqlite", "repokit[sqlite]"),
-}
-
-
-def _dialect_for(
-    url: sa.URL, busy_timeout: float | None, pragmas: SQLitePragmas | None = None
-) -> SQLDialect:
-    backend = url.get_backend_name()
-    if backend == "postgresql":
-        if url.get_driver_name() != "asyncpg":
-            raise UnsupportedOperation(
-                f"{url.drivername}: repokit runs PostgreSQL on asyncpg; use postgresql+asyncpg://"
-            )
-        if busy_timeout is not None:
-            raise TypeError("busy_timeout applies to SQLite only")
-        if pragmas is not None:
-            raise TypeError("sqlite_pragmas applies to SQLite only")
-        return PostgresDialect()
-    if backend == "sqlite":
-        if url.get_driver_name() != "aiosqlite":
-            raise UnsupportedOperation(
-                f"{url.drivername}: repokit runs SQLite on aiosqlite; use sqlite+aiosqlite://"
-            )
-        if busy_timeout is None:
-            return SQLiteDialect(url, pragmas=pragmas)
-        if pragmas is not None and pragmas.busy_timeout is not None:
-            raise InvalidQuery(
-                "busy_timeout is given twice: as the busy_timeout option (seconds) and as "
-                "a SQLite pragma (milliseconds)"
-            )
-        return SQLiteDialect(url, busy_timeout=busy_timeout, pragmas=pragmas)
-    raise UnsupportedOperation(f"the SQLAlchemy backend does not support {url.drivername}://")
 
 
 class SQLAlchemyBackend(Backend):
@@ -186,9 +161,11 @@ class SQLAlchemyBackend(Backend):
         owned: bool = False,
         busy_timeout: float | None = None,
         sqlite_pragmas: Mapping[str, Any] | SQLitePragmas | None = None,
+        **dialect_options: Any,
     ) -> None:
         self.engine = engine
-        self.dialect = _dialect_for(engine.url, busy_timeout, _pragmas(sqlite_pragmas))
+        given = _given(busy_timeout=busy_timeout, sqlite_pragmas=sqlite_pragmas, **dialect_options)
+        self.dialect = dialect_for(engine.url, given)
         self.dialect.install(engine, owned=owned)
         self.capabilities = self.dialect.capabilities
         self.endpoint = endpoint_of(engine.url, self.dialect.name)
@@ -204,12 +181,8 @@ class SQLAlchemyBackend(Backend):
         )
         pool = engine.sync_engine.pool
         self._keep = pool.size() if owned and isinstance(pool, sa.pool.QueuePool) else 0
-        timeout = getattr(engine.sync_engine.pool, "_timeout", None)
-        self._gate = FairGate(
-            _pool_capacity(engine),
-            float(timeout) if isinstance(timeout, int | float) else None,
-            self.dialect.name,
-        )
+        capacity, timeout = pool_limits(engine)
+        self._gate = FairGate(capacity, timeout, self.dialect.name)
 
     @classmethod
     async def connect(cls, url: str, **options: Any) -> Self:
@@ -230,25 +203,19 @@ class SQLAlchemyBackend(Backend):
                 does not take, or one pragma given two values (names it).
             BackendUnavailable: the database cannot be reached.
         """
-        busy_timeout = options.pop("busy_timeout", None)
-        pragmas = _pragmas(options.pop("sqlite_pragmas", None))
-        parsed = sa.make_url(url)
-        driver = _DRIVERS.get(parsed.drivername)
-        if driver is not None:
-            parsed = parsed.set(drivername=driver)
-        if parsed.get_backend_name() == "sqlite" and parsed.get_driver_name() == "aiosqlite":
-            parsed, in_url = split_url(parsed)
-            pragmas = in_url if pragmas is None else in_url.merge(pragmas)
-        defaults = _dialect_for(parsed, busy_timeout, pragmas).engine_defaults(parsed)
+        taken = _given(**{name: options.pop(name, None) for name in dialect_options()})
+        parsed = resolve_url(sa.make_url(url))
+        entry = registration_for(parsed)
+        parsed, taken = entry.url_options(parsed, taken)
+        defaults = dialect_for(parsed, taken).engine_defaults(parsed)
         try:
             engine = create_async_engine(parsed, **{**defaults, **options})
         except ImportError as exc:  # the driver (SQLAlchemy imports it here)
-            module, extra = _EXTRAS[parsed.get_backend_name()]
             raise BackendNotInstalled(
-                f"{parsed.drivername}:// needs the {module} driver, which cannot be imported "
-                f"({exc}): install {extra!r} (pip install '{extra}')"
+                f"{parsed.drivername}:// needs the {entry.module} driver, which cannot be "
+                f"imported ({exc}): install {entry.extra!r} (pip install '{entry.extra}')"
             ) from exc
-        backend = cls(engine, owned=True, busy_timeout=busy_timeout, sqlite_pragmas=pragmas)
+        backend = cls(engine, owned=True, **taken)
         try:
             await backend._prepare()
         except BaseException:

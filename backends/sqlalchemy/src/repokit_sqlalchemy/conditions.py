@@ -53,9 +53,10 @@ from repokit.conditions import (
     Op,
     Or,
     Order,
+    unknown_node,
 )
 from repokit.tables import Table
-from repokit_sqlalchemy.dialect import SQLDialect
+from repokit_sqlalchemy.dialect import SQLSpelling
 
 __all__ = ["Binder", "compile_condition", "compile_orders", "shape"]
 
@@ -101,7 +102,7 @@ class _Compiler:
     __slots__ = ("bind", "columns", "dialect", "table")
 
     def __init__(
-        self, table: Table[Any], columns: sa.Table, dialect: SQLDialect, bind: Binder
+        self, table: Table[Any], columns: sa.Table, dialect: SQLSpelling, bind: Binder
     ) -> None:
         self.table = table
         self.columns = columns
@@ -112,6 +113,7 @@ class _Compiler:
         return self.columns.c[field], self.table.fields[field].type.nullable
 
     def compile(self, condition: Condition, negated: bool) -> ColumnElement[bool]:
+        # isinstance, not match, as in shape(), which mirrors this (see unknown_node).
         if isinstance(condition, Compare):
             return self.compare(condition, negated)
         if isinstance(condition, And | Or):
@@ -132,7 +134,7 @@ class _Compiler:
             return self.match(condition, negated)
         if isinstance(condition, Const):
             return sa.true() if condition.value != negated else sa.false()
-        raise TypeError(f"unknown condition node {condition!r}")
+        raise unknown_node(condition)  # mypy: every member of Condition is handled above
 
     def compare(self, condition: Compare, negated: bool) -> ColumnElement[bool]:
         column, nullable = self.column(condition.field)
@@ -166,7 +168,7 @@ def compile_condition(
     condition: Condition,
     table: Table[Any],
     columns: sa.Table,
-    dialect: SQLDialect,
+    dialect: SQLSpelling,
     bind: Binder | None = None,
 ) -> ColumnElement[bool]:
     """*condition* on *table* as a never-unknown SQL expression over *columns*."""
@@ -174,7 +176,7 @@ def compile_condition(
 
 
 def shape(
-    condition: Condition, table: Table[Any], dialect: SQLDialect, values: list[Any]
+    condition: Condition, table: Table[Any], dialect: SQLSpelling, values: list[Any]
 ) -> Hashable:
     """The cache key of *condition*'s SQL; appends its operands to *values* in binding order.
 
@@ -182,6 +184,7 @@ def shape(
     (node kinds, fields, operators, constants, how an IN list or a match is
     spelled) is in the key, and every value the compiler binds is appended.
     """
+    # Runs for every statement: isinstance, not match (see unknown_node).
     if isinstance(condition, Compare):
         values.append(condition.value)
         return (condition.field, condition.op)
@@ -202,14 +205,14 @@ def shape(
         return ("match", condition.field, key)
     if isinstance(condition, Const):
         return condition.value
-    raise TypeError(f"unknown condition node {condition!r}")
+    raise unknown_node(condition)  # mypy: every member of Condition is handled above
 
 
 def compile_orders(
     orders: Sequence[Order],
     table: Table[Any],
     columns: sa.Table | Any,
-    dialect: SQLDialect,
+    dialect: SQLSpelling,
 ) -> list[UnaryExpression[Any]]:
     """ORDER BY clauses sorting ``None`` smallest; *columns* may be a subquery's ``.c``."""
     clauses: list[UnaryExpression[Any]] = []

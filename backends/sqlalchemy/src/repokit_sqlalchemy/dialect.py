@@ -1,11 +1,18 @@
-"""What differs between the SQL databases: the interface each dialect module implements.
+"""What differs between the SQL databases: the two halves each dialect implements.
 
 The backend, the schema builder and the condition compiler are written once
-against :class:`SQLDialect`; :mod:`repokit_sqlalchemy.postgres` and
-:mod:`repokit_sqlalchemy.sqlite` implement it. A dialect owns the few
-predicates databases spell differently, transaction begin and end, engine
-preparation and the reading of its driver's error codes. Column types live
-in :mod:`repokit_sqlalchemy.schema` (one table definition for every dialect).
+against these interfaces, split by concern:
+
+* :class:`SQLSpelling` is compile time only: how the database spells the few
+  predicates databases write differently, its column types, CHECKs and table
+  options. The condition compiler and :mod:`repokit_sqlalchemy.schema` (which
+  builds tables, also for Alembic, with no connection) use nothing else.
+* :class:`SQLDriver` is run time: engine preparation, transactions, statements
+  on the driver connection, and the reading of its driver's error codes.
+
+A :class:`SQLDialect` is both, one instance per backend. Dialects are found
+by name in :mod:`repokit_sqlalchemy.dialects`; :mod:`repokit_sqlalchemy.postgres`
+and :mod:`repokit_sqlalchemy.sqlite` are the two registered there.
 """
 
 from __future__ import annotations
@@ -25,7 +32,15 @@ from repokit.capabilities import Capabilities
 from repokit.conditions import MatchKind
 from repokit.types import FieldType
 
-__all__ = ["Bind", "DriverError", "Failure", "SQLDialect"]
+__all__ = [
+    "Bind",
+    "DialectRegistration",
+    "DriverError",
+    "Failure",
+    "SQLDialect",
+    "SQLDriver",
+    "SQLSpelling",
+]
 
 #: Makes a named statement parameter for a value (:class:`repokit_sqlalchemy.conditions.Binder`).
 Bind = Callable[[Any, sa.types.TypeEngine[Any]], BindParameter[Any]]
@@ -60,8 +75,63 @@ class DriverError:
     columns: tuple[str, ...] | None = None
 
 
-class SQLDialect(ABC):
-    """The database-specific half of the backend (one instance per backend)."""
+class SQLSpelling(ABC):
+    """The compile-time half of a dialect: how the database spells what repokit compiles.
+
+    No I/O and no state: one instance serves every backend and every table
+    definition of its dialect.
+    """
+
+    #: SQLAlchemy's dialect name (the ``<name>_where`` / ``<name>_strict`` keyword prefix).
+    name: str
+
+    # -- predicates --------------------------------------------------------------------------
+
+    @abstractmethod
+    def in_(
+        self, column: ColumnElement[Any], values: Sequence[Any], ftype: FieldType, bind: Bind
+    ) -> ColumnElement[bool]:
+        """``column`` equals one of *values* (non-empty, no nulls); null for a null column."""
+
+    @abstractmethod
+    def in_shape(self, values: Sequence[Any], ftype: FieldType, out: list[Any]) -> Hashable:
+        """How :meth:`in_` spells *values* (part of a cache key); append what it binds to *out*."""
+
+    @abstractmethod
+    def match(
+        self, column: ColumnElement[Any], kind: MatchKind, pattern: str, bind: Bind
+    ) -> ColumnElement[bool]:
+        """Literal, case-sensitive match of a non-empty *pattern*; null for a null column."""
+
+    @abstractmethod
+    def match_shape(self, kind: MatchKind, pattern: str, out: list[Any]) -> Hashable:
+        """How :meth:`match` spells *pattern* (part of a cache key); append what it binds."""
+
+    #: Whether ORDER BY needs explicit NULLS FIRST / LAST for nulls to sort smallest.
+    explicit_nulls_order: bool = True
+    #: Whether the compiler always writes an OFFSET after a LIMIT.
+    offset_with_limit: bool = False
+
+    # -- tables ------------------------------------------------------------------------------
+
+    @abstractmethod
+    def column_type(self, ftype: FieldType) -> sa.types.TypeEngine[Any]:
+        """The column type of a field of *ftype*."""
+
+    def column_checks(self, column: str, ftype: FieldType) -> list[tuple[str, str]]:
+        """CHECK constraints the column type does not enforce: ``(what, expression)`` pairs.
+
+        *what* goes into the constraint's name (``ck_<table>_<column>_<what>``).
+        """
+        return []
+
+    def table_options(self) -> dict[str, Any]:
+        """Keyword arguments of ``sa.Table`` for this dialect (``sqlite_strict``)."""
+        return {}
+
+
+class SQLDriver(ABC):
+    """The run-time half of a dialect: engine, transactions, statements, errors."""
 
     #: SQLAlchemy's dialect name.
     name: str
@@ -98,6 +168,15 @@ class SQLDialect(ABC):
         application's engine may ask for an isolation level or read-only
         transactions there).
         """
+
+    def runs_alone(self, options: Mapping[str, Any]) -> bool:
+        """Whether one write statement may run as its own transaction on such a connection.
+
+        That is, without :meth:`begin_statement`'s BEGIN, meaning the same as
+        inside it (``BackendSession.single_statement``): not where the BEGIN
+        says more than "a transaction" (an isolation level, READ ONLY).
+        """
+        return False
 
     @abstractmethod
     async def fetch(
@@ -149,35 +228,54 @@ class SQLDialect(ABC):
         """
         return None
 
-    # -- statements --------------------------------------------------------------------------
-
-    @abstractmethod
-    def in_(
-        self, column: ColumnElement[Any], values: Sequence[Any], ftype: FieldType, bind: Bind
-    ) -> ColumnElement[bool]:
-        """``column`` equals one of *values* (non-empty, no nulls); null for a null column."""
-
-    @abstractmethod
-    def in_shape(self, values: Sequence[Any], ftype: FieldType, out: list[Any]) -> Hashable:
-        """How :meth:`in_` spells *values* (part of a cache key); append what it binds to *out*."""
-
-    @abstractmethod
-    def match(
-        self, column: ColumnElement[Any], kind: MatchKind, pattern: str, bind: Bind
-    ) -> ColumnElement[bool]:
-        """Literal, case-sensitive match of a non-empty *pattern*; null for a null column."""
-
-    @abstractmethod
-    def match_shape(self, kind: MatchKind, pattern: str, out: list[Any]) -> Hashable:
-        """How :meth:`match` spells *pattern* (part of a cache key); append what it binds."""
-
-    #: Whether ORDER BY needs explicit NULLS FIRST / LAST for nulls to sort smallest.
-    explicit_nulls_order: bool = True
-    #: Whether the compiler always writes an OFFSET after a LIMIT.
-    offset_with_limit: bool = False
-
     # -- errors ------------------------------------------------------------------------------
 
     @abstractmethod
     def classify(self, exc: BaseException) -> DriverError | None:
         """Read a driver error's code; ``None`` for an error with no repokit meaning."""
+
+
+class SQLDialect(SQLSpelling, SQLDriver):
+    """Both halves: what a backend runs on (one instance per backend)."""
+
+
+def _no_url_options(url: sa.URL, options: Mapping[str, Any]) -> tuple[sa.URL, dict[str, Any]]:
+    return url, dict(options)
+
+
+@dataclass(frozen=True)
+class DialectRegistration:
+    """One SQL database the backend runs on.
+
+    Attributes:
+        name: SQLAlchemy's dialect name, a URL's backend name (``postgresql``).
+        title: the database's name in messages (``PostgreSQL``).
+        driver: the async driver repokit runs it on, a URL's driver name (``asyncpg``).
+        module: the driver's module, named when it cannot be imported.
+        extra: the distribution extra that installs the driver (``repokit[postgres]``).
+        spelling: the dialect's compile-time half (stateless, shared).
+        open: makes the dialect of one backend from its URL and the options
+            among :attr:`options` that the caller gave.
+        options: the ``Database.connect`` options this dialect takes
+            (``busy_timeout``); another dialect's options are refused.
+        url_options: takes options that this dialect reads from the URL's query
+            out of it, before the driver sees the URL; returns the URL without
+            them and the options merged.
+    """
+
+    name: str
+    title: str
+    driver: str
+    module: str
+    extra: str
+    spelling: SQLSpelling
+    open: Callable[[sa.URL, Mapping[str, Any]], SQLDialect]
+    options: frozenset[str] = frozenset()
+    url_options: Callable[[sa.URL, Mapping[str, Any]], tuple[sa.URL, dict[str, Any]]] = (
+        _no_url_options
+    )
+
+    @property
+    def drivername(self) -> str:
+        """The URL scheme repokit runs the database on (``postgresql+asyncpg``)."""
+        return f"{self.name}+{self.driver}"

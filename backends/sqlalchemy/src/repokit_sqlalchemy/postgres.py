@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Generator, Hashable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, assert_type
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -34,9 +34,16 @@ from sqlalchemy.types import TypeDecorator
 from repokit.capabilities import Capabilities
 from repokit.conditions import MatchKind
 from repokit.types import FieldType, Kind
-from repokit_sqlalchemy.dialect import Bind, DriverError, Failure, SQLDialect
+from repokit_sqlalchemy.dialect import (
+    Bind,
+    DialectRegistration,
+    DriverError,
+    Failure,
+    SQLDialect,
+    SQLSpelling,
+)
 
-__all__ = ["PostgresDialect", "postgres_column_type"]
+__all__ = ["REGISTRATION", "PostgresDialect", "PostgresSpelling", "postgres_column_type"]
 
 # SQLSTATE classes and codes (https://www.postgresql.org/docs/current/errcodes-appendix.html).
 _UNIQUE_VIOLATION = "23505"
@@ -61,6 +68,8 @@ def _like_pattern(kind: MatchKind, pattern: str) -> str:
         return f"%{literal}%"
     if kind is MatchKind.STARTSWITH:
         return f"{literal}%"
+    if TYPE_CHECKING:  # mypy: the one kind left; at run time, no test (shape() runs this)
+        assert_type(kind, Literal[MatchKind.ENDSWITH])
     return f"%{literal}"
 
 
@@ -135,7 +144,48 @@ def _array_element(ftype: FieldType) -> sa.types.TypeEngine[Any]:
     return postgres_column_type(ftype)
 
 
-class PostgresDialect(SQLDialect):
+class PostgresSpelling(SQLSpelling):
+    """How PostgreSQL spells what repokit compiles (no I/O; shared by every backend)."""
+
+    name = "postgresql"
+
+    # -- predicates --------------------------------------------------------------------------
+
+    def in_(
+        self, column: ColumnElement[Any], values: Sequence[Any], ftype: FieldType, bind: Bind
+    ) -> ColumnElement[bool]:
+        # One array parameter: the statement text (and asyncpg's prepared statement)
+        # is the same for any number of values.
+        if len(values) == 1:
+            return column == bind(values[0], column.type)
+        array = postgresql.ARRAY(_array_element(ftype))
+        return column == sa.any_(bind(list(values), array))
+
+    def in_shape(self, values: Sequence[Any], ftype: FieldType, out: list[Any]) -> Hashable:
+        if len(values) == 1:
+            out.append(values[0])
+            return 1
+        out.append(list(values))
+        return "array"
+
+    def match(
+        self, column: ColumnElement[Any], kind: MatchKind, pattern: str, bind: Bind
+    ) -> ColumnElement[bool]:
+        # LIKE with %, _ and the escape character itself escaped in the operand
+        # (the columns are COLLATE "C": byte-wise and case-sensitive).
+        return column.like(bind(_like_pattern(kind, pattern), sa.Text()), escape=_ESCAPE)
+
+    def match_shape(self, kind: MatchKind, pattern: str, out: list[Any]) -> Hashable:
+        out.append(_like_pattern(kind, pattern))
+        return kind
+
+    # -- tables ------------------------------------------------------------------------------
+
+    def column_type(self, ftype: FieldType) -> sa.types.TypeEngine[Any]:
+        return postgres_column_type(ftype)
+
+
+class PostgresDialect(PostgresSpelling, SQLDialect):
     """PostgreSQL through asyncpg."""
 
     name = "postgresql"
@@ -168,6 +218,10 @@ class PostgresDialect(SQLDialect):
         if options.get("postgresql_deferrable"):
             parts.append("DEFERRABLE")
         return " ".join(parts)
+
+    def runs_alone(self, options: Mapping[str, Any]) -> bool:
+        # A statement outside a transaction runs at the server's default isolation level.
+        return self.begin_statement(read_only=False, options=options) == "BEGIN"
 
     async def fetch(
         self, driver: Any, sql: str, params: Sequence[Any], begin: str | None
@@ -202,36 +256,6 @@ class PostgresDialect(SQLDialect):
     async def run_ddl(self, connection: Any, driver: Any, work: Callable[[Any], None]) -> None:
         async with connection.begin():
             await connection.run_sync(work)
-
-    # -- statements --------------------------------------------------------------------------
-
-    def in_(
-        self, column: ColumnElement[Any], values: Sequence[Any], ftype: FieldType, bind: Bind
-    ) -> ColumnElement[bool]:
-        # One array parameter: the statement text (and asyncpg's prepared statement)
-        # is the same for any number of values.
-        if len(values) == 1:
-            return column == bind(values[0], column.type)
-        array = postgresql.ARRAY(_array_element(ftype))
-        return column == sa.any_(bind(list(values), array))
-
-    def in_shape(self, values: Sequence[Any], ftype: FieldType, out: list[Any]) -> Hashable:
-        if len(values) == 1:
-            out.append(values[0])
-            return 1
-        out.append(list(values))
-        return "array"
-
-    def match(
-        self, column: ColumnElement[Any], kind: MatchKind, pattern: str, bind: Bind
-    ) -> ColumnElement[bool]:
-        # LIKE with %, _ and the escape character itself escaped in the operand
-        # (the columns are COLLATE "C": byte-wise and case-sensitive).
-        return column.like(bind(_like_pattern(kind, pattern), sa.Text()), escape=_ESCAPE)
-
-    def match_shape(self, kind: MatchKind, pattern: str, out: list[Any]) -> Hashable:
-        out.append(_like_pattern(kind, pattern))
-        return kind
 
     # -- errors ------------------------------------------------------------------------------
 
@@ -447,3 +471,19 @@ async def _unless_lost(driver: Any, work: Awaitable[object]) -> None:
     finally:
         watch.running = False
         driver.remove_termination_listener(listener)
+
+
+def _open(url: sa.URL, options: Mapping[str, Any]) -> PostgresDialect:
+    return PostgresDialect()
+
+
+#: How :mod:`repokit_sqlalchemy.dialects` finds this dialect.
+REGISTRATION = DialectRegistration(
+    name="postgresql",
+    title="PostgreSQL",
+    driver="asyncpg",
+    module="asyncpg",
+    extra="repokit[postgres]",
+    spelling=PostgresSpelling(),
+    open=_open,
+)

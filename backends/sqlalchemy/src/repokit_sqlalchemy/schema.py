@@ -41,21 +41,19 @@ from repokit.
 
 from __future__ import annotations
 
-import hashlib
 import weakref
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
 from repokit.errors import UnsupportedOperation
-from repokit.tables import Table
+from repokit.tables import Table, constraint_name
 from repokit.types import FieldType
 from repokit_sqlalchemy.conditions import compile_condition
-from repokit_sqlalchemy.postgres import PostgresDialect, postgres_column_type
-from repokit_sqlalchemy.sqlite import SQLiteDialect
-from repokit_sqlalchemy.sqlite_types import sqlite_checks, sqlite_column_type
+from repokit_sqlalchemy.dialect import SQLSpelling
+from repokit_sqlalchemy.dialects import registered_dialect, registered_dialects
 
 __all__ = [
     "DialectName",
@@ -67,39 +65,41 @@ __all__ = [
     "sql_table",
 ]
 
-#: The databases a metadata can be built for (``sa.engine.Dialect.name``).
-DialectName = Literal["postgresql", "sqlite"]
-_DIALECTS: tuple[DialectName, ...] = ("postgresql", "sqlite")
+#: A registered dialect's name (``sa.engine.Dialect.name``): ``"postgresql"``, ``"sqlite"``.
+DialectName = str
 
 _MAX_NAME = 63  # PostgreSQL's identifier limit
-_POSTGRES = PostgresDialect()
-_SQLITE = SQLiteDialect()
 
 
 def column_type(ftype: FieldType, dialect: DialectName | None = None) -> sa.types.TypeEngine[Any]:
-    """The column type of *ftype* on *dialect*; by default PostgreSQL's, with a SQLite variant."""
-    if dialect is None:
-        return postgres_column_type(ftype).with_variant(sqlite_column_type(ftype), "sqlite")
-    if _check_dialect(dialect) == "sqlite":
-        return sqlite_column_type(ftype)
-    return postgres_column_type(ftype)
+    """The column type of *ftype* on *dialect*; by default the first registered dialect's
+    (PostgreSQL's), with a variant for each other one."""
+    if dialect is not None:
+        return _spelling(dialect).column_type(ftype)
+    first, *others = (entry.spelling for entry in registered_dialects())
+    result = first.column_type(ftype)
+    for other in others:
+        result = result.with_variant(other.column_type(ftype), other.name)
+    return result
 
 
-def _check_dialect(dialect: str) -> DialectName:
-    for known in _DIALECTS:
-        if dialect == known:
-            return known
-    raise UnsupportedOperation(
-        f"repokit builds SQL tables for {' and '.join(_DIALECTS)}, not {dialect!r}"
-    )
+def _spelling(dialect: str) -> SQLSpelling:
+    try:
+        return registered_dialect(dialect).spelling
+    except UnsupportedOperation:
+        known = " and ".join(entry.name for entry in registered_dialects())
+        raise UnsupportedOperation(
+            f"repokit builds SQL tables for {known}, not {dialect!r}"
+        ) from None
 
 
-def _name(prefix: str, table: str, parts: Iterable[str]) -> str:
-    name = "_".join((prefix, table, *parts))
-    if len(name) <= _MAX_NAME:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
-    return f"{name[: _MAX_NAME - 11]}_{digest}"
+def _name(prefix: str, table: str, parts: Sequence[str]) -> str:
+    # PostgreSQL's own limit, not the default one: these names were made so from the start.
+    return constraint_name(prefix, table, parts, limit=_MAX_NAME)
+
+
+def _all_spellings() -> list[SQLSpelling]:
+    return [entry.spelling for entry in registered_dialects()]
 
 
 def define_table(
@@ -115,36 +115,37 @@ def define_table(
             defines one table for both, with type variants and
             dialect-conditional DDL, as the backend runs statements on.
     """
-    on = None if dialect is None else _check_dialect(dialect)
+    # The dialects the definition is for: one, or every registered one, each of whose
+    # CHECKs, table options and index predicates then apply on that dialect only.
+    only = dialect is not None
+    spellings = [_spelling(dialect)] if dialect is not None else _all_spellings()
     items: list[Any] = []
     for name, field in table.fields.items():
         ftype = field.type
         column = sa.Column(
-            name, column_type(ftype, on), nullable=ftype.nullable, autoincrement=False
+            name, column_type(ftype, dialect), nullable=ftype.nullable, autoincrement=False
         )
         items.append(column)
-        if on == "postgresql":
-            continue
-        for what, check in sqlite_checks(name, ftype):
-            # Named: Alembic's batch mode (SQLite's ALTER) drops unnamed CHECKs.
-            constraint = sa.CheckConstraint(check, name=_name("ck", table.name, (name, what)))
-            items.append(constraint if on == "sqlite" else constraint.ddl_if(dialect="sqlite"))
+        for spelling in spellings:
+            for what, check in spelling.column_checks(name, ftype):
+                # Named: Alembic's batch mode (SQLite's ALTER) drops unnamed CHECKs.
+                constraint = sa.CheckConstraint(check, name=_name("ck", table.name, (name, what)))
+                items.append(constraint if only else constraint.ddl_if(dialect=spelling.name))
     items.append(sa.PrimaryKeyConstraint(table.primary_key, name=_name("pk", table.name, ())))
     for unique in table.unique:
         if unique.where is None:
             items.append(sa.UniqueConstraint(*unique.fields, name=unique.name))
-    options: dict[str, Any] = {} if on == "postgresql" else {"sqlite_strict": True}
+    options: dict[str, Any] = {}
+    for spelling in spellings:
+        options.update(spelling.table_options())
     result = sa.Table(table.name, metadata, *items, **options)
 
     for unique in table.unique:
         if unique.where is not None:
-            where: dict[str, Any] = {}
-            if on != "sqlite":
-                where["postgresql_where"] = compile_condition(
-                    unique.where, table, result, _POSTGRES
-                )
-            if on != "postgresql":
-                where["sqlite_where"] = compile_condition(unique.where, table, result, _SQLITE)
+            where: dict[str, Any] = {
+                f"{spelling.name}_where": compile_condition(unique.where, table, result, spelling)
+                for spelling in spellings
+            }
             sa.Index(unique.name, *(result.c[f] for f in unique.fields), unique=True, **where)
     keys = {index.fields for index in table.indexes}
     for index in table.indexes:
@@ -182,7 +183,8 @@ def metadata(*tables: Table[Any], dialect: DialectName | str) -> sa.MetaData:
         UnsupportedOperation: another dialect.
     """
     result = sa.MetaData()
-    define_tables(result, *tables, dialect=_check_dialect(dialect))
+    _spelling(dialect)
+    define_tables(result, *tables, dialect=dialect)
     return result
 
 

@@ -16,7 +16,7 @@ opens none: each of its statements is atomic on its own.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from repokit.backend import BackendSession, Select, Window
 from repokit.conditions import Condition, Const
 from repokit.errors import BackendUnavailable, RepositoryError, UnsupportedOperation
+from repokit.shielding import shielded
 from repokit.tables import Row, Table
 from repokit_sqlalchemy.conditions import Binder, compile_condition, compile_orders, shape
 from repokit_sqlalchemy.errors import translate
@@ -50,7 +51,7 @@ _DEBUG = logging.DEBUG
 class SQLAlchemySession(BackendSession):
     """A session on one leased connection (see :class:`repokit_sqlalchemy.backend.Lease`)."""
 
-    __slots__ = ("_backend", "_begin", "_broken", "_cache", "_dialect", "_lease")
+    __slots__ = ("_autocommit", "_backend", "_begin", "_broken", "_cache", "_dialect", "_lease")
 
     def __init__(self, backend: SQLAlchemyBackend, lease: Lease, *, read_only: bool) -> None:
         super().__init__(read_only=read_only)
@@ -62,6 +63,17 @@ class SQLAlchemySession(BackendSession):
         self._begin = lease.begins[read_only]
         #: Whether the connection failed (it must not be used again).
         self._broken = False
+        #: Whether each statement is its own transaction (a single-statement write).
+        self._autocommit = False
+
+    def single_statement(self) -> None:
+        # No BEGIN, no COMMIT: the one write commits itself, in one round trip (one hop to
+        # SQLite's thread). Only before the first statement, and never for a read-only
+        # session (which opens no transaction anyway).
+        lease = self._lease
+        if not self.read_only and self._begin is not None and lease is not None and lease.alone:
+            self._begin = None
+            self._autocommit = True
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -85,7 +97,7 @@ class SQLAlchemySession(BackendSession):
         return mapped
 
     async def _call(
-        self, table: Table[Any], sql: str, call: Callable[[Any, str | None], Awaitable[R]]
+        self, table: Table[Any], sql: str, call: Callable[[Any, str | None], Coroutine[Any, Any, R]]
     ) -> R:
         """Run *call(driver, begin)*, statement *sql*: the first carries the transaction's BEGIN."""
         driver = self._live().driver
@@ -98,6 +110,10 @@ class SQLAlchemySession(BackendSession):
                 extra={"db_table": table.name, "db_statement": sql, "db_begin": begin},
             )
         try:
+            if self._autocommit:
+                # The statement is its own COMMIT: once sent, it runs to its end, and a
+                # cancellation is raised afterwards (CONTRACT §12).
+                return await shielded(call(driver, None))
             return await call(driver, begin)
         except Exception as exc:
             raise self._error(exc, table) from exc
@@ -365,7 +381,7 @@ class SQLAlchemySession(BackendSession):
 
     async def commit(self) -> None:
         lease = self._live()
-        if self._begin is None and not self.read_only:
+        if self._begin is None and not self.read_only and not self._autocommit:
             try:
                 self._dialect.check_database()  # SQLite: the file is still the one prepared
                 await self._dialect.end(lease.driver, commit=True)
@@ -378,7 +394,7 @@ class SQLAlchemySession(BackendSession):
         if lease is None:
             return
         try:
-            if self._begin is None and not self.read_only and not self._broken:
+            if self._begin is None and not (self.read_only or self._autocommit or self._broken):
                 await self._dialect.end(lease.driver, commit=False)
         except BaseException as exc:
             # A dead or confused connection (or one whose ROLLBACK was cut short) must

@@ -51,7 +51,7 @@ import re
 import sqlite3
 import weakref
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, assert_type
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -62,15 +62,22 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from repokit.capabilities import Capabilities
 from repokit.conditions import MatchKind
-from repokit.errors import BackendUnavailable, TransactionConflict
+from repokit.errors import BackendUnavailable, InvalidQuery, TransactionConflict
 from repokit.types import FieldType, Kind
 from repokit_sqlalchemy import sqlite_driver
-from repokit_sqlalchemy.dialect import Bind, DriverError, Failure, SQLDialect
+from repokit_sqlalchemy.dialect import (
+    Bind,
+    DialectRegistration,
+    DriverError,
+    Failure,
+    SQLDialect,
+    SQLSpelling,
+)
 from repokit_sqlalchemy.sqlite_driver import OneHopConnection
-from repokit_sqlalchemy.sqlite_pragmas import SQLitePragmas
-from repokit_sqlalchemy.sqlite_types import sqlite_column_type
+from repokit_sqlalchemy.sqlite_pragmas import SQLitePragmas, split_url
+from repokit_sqlalchemy.sqlite_types import sqlite_checks, sqlite_column_type
 
-__all__ = ["SQLiteDialect"]
+__all__ = ["REGISTRATION", "SQLiteDialect", "SQLiteSpelling"]
 
 #: How long a statement waits for another process's lock, and a writer for its turn.
 DEFAULT_BUSY_TIMEOUT = 30.0
@@ -112,12 +119,75 @@ def _turn_lock(key: str) -> asyncio.Lock:
     return lock
 
 
-class SQLiteDialect(SQLDialect):
-    """SQLite through aiosqlite: STRICT tables, WAL, serialised writers."""
+class SQLiteSpelling(SQLSpelling):
+    """How SQLite spells what repokit compiles (no I/O; shared by every backend)."""
 
     name = "sqlite"
     explicit_nulls_order = False  # SQLite already sorts NULL smallest
     offset_with_limit = True
+
+    # -- predicates --------------------------------------------------------------------------
+
+    def in_(
+        self, column: ColumnElement[Any], values: Sequence[Any], ftype: FieldType, bind: Bind
+    ) -> ColumnElement[bool]:
+        if _one_by_one(values, ftype):
+            return column.in_([bind(value, column.type) for value in values])
+        # Long lists travel as one JSON array of stored forms: one bound variable
+        # instead of one per value (SQLite allows 32766), and one statement text.
+        array = bind(_json_array(values, ftype), sa.Text())
+        each: sa.Select[Any] = sa.select(sa.column("value")).select_from(sa.func.json_each(array))
+        return column.in_(each)
+
+    def in_shape(self, values: Sequence[Any], ftype: FieldType, out: list[Any]) -> Hashable:
+        if _one_by_one(values, ftype):
+            out.extend(values)
+            return len(values)
+        out.append(_json_array(values, ftype))
+        return "json"
+
+    def match(
+        self, column: ColumnElement[Any], kind: MatchKind, pattern: str, bind: Bind
+    ) -> ColumnElement[bool]:
+        # LIKE is case-insensitive for ASCII in SQLite: compare substrings instead.
+        # length() and substr() count characters, like Python's len().
+        # Constants are literal: a statement's only parameters are its operands.
+        operand = bind(pattern, sa.Text())
+        if kind is MatchKind.CONTAINS:
+            return sa.func.instr(column, operand) > sa.literal_column("0")
+        if kind is MatchKind.STARTSWITH:
+            start: sa.ColumnElement[Any] = sa.literal_column("1")
+            return sa.func.substr(column, start, bind(len(pattern), sa.Integer())) == operand
+        if TYPE_CHECKING:  # mypy: the one kind left (match_shape mirrors this)
+            assert_type(kind, Literal[MatchKind.ENDSWITH])
+        return sa.func.substr(column, bind(-len(pattern), sa.Integer())) == operand
+
+    def match_shape(self, kind: MatchKind, pattern: str, out: list[Any]) -> Hashable:
+        out.append(pattern)
+        if kind is MatchKind.STARTSWITH:
+            out.append(len(pattern))
+        elif kind is MatchKind.ENDSWITH:
+            out.append(-len(pattern))
+        elif TYPE_CHECKING:  # mypy: the one kind left; at run time, no test (shape() runs this)
+            assert_type(kind, Literal[MatchKind.CONTAINS])
+        return kind
+
+    # -- tables ------------------------------------------------------------------------------
+
+    def column_type(self, ftype: FieldType) -> sa.types.TypeEngine[Any]:
+        return sqlite_column_type(ftype)
+
+    def column_checks(self, column: str, ftype: FieldType) -> list[tuple[str, str]]:
+        return sqlite_checks(column, ftype)
+
+    def table_options(self) -> dict[str, Any]:
+        return {"sqlite_strict": True}
+
+
+class SQLiteDialect(SQLiteSpelling, SQLDialect):
+    """SQLite through aiosqlite: STRICT tables, WAL, serialised writers."""
+
+    name = "sqlite"
 
     def __init__(
         self,
@@ -283,6 +353,10 @@ class SQLiteDialect(SQLDialect):
         # take the write lock up front, with their first statement.
         return None if read_only else "BEGIN IMMEDIATE"
 
+    def runs_alone(self, options: Mapping[str, Any]) -> bool:
+        # A writing statement alone takes the write lock itself, as BEGIN IMMEDIATE would.
+        return True
+
     async def fetch(
         self, driver: Any, sql: str, params: Sequence[Any], begin: str | None
     ) -> Sequence[Sequence[Any]]:
@@ -313,48 +387,6 @@ class SQLiteDialect(SQLDialect):
             await driver.rollback()
             raise
         await driver.commit()
-
-    # -- statements --------------------------------------------------------------------------
-
-    def in_(
-        self, column: ColumnElement[Any], values: Sequence[Any], ftype: FieldType, bind: Bind
-    ) -> ColumnElement[bool]:
-        if _one_by_one(values, ftype):
-            return column.in_([bind(value, column.type) for value in values])
-        # Long lists travel as one JSON array of stored forms: one bound variable
-        # instead of one per value (SQLite allows 32766), and one statement text.
-        array = bind(_json_array(values, ftype), sa.Text())
-        each: sa.Select[Any] = sa.select(sa.column("value")).select_from(sa.func.json_each(array))
-        return column.in_(each)
-
-    def in_shape(self, values: Sequence[Any], ftype: FieldType, out: list[Any]) -> Hashable:
-        if _one_by_one(values, ftype):
-            out.extend(values)
-            return len(values)
-        out.append(_json_array(values, ftype))
-        return "json"
-
-    def match(
-        self, column: ColumnElement[Any], kind: MatchKind, pattern: str, bind: Bind
-    ) -> ColumnElement[bool]:
-        # LIKE is case-insensitive for ASCII in SQLite: compare substrings instead.
-        # length() and substr() count characters, like Python's len().
-        # Constants are literal: a statement's only parameters are its operands.
-        operand = bind(pattern, sa.Text())
-        if kind is MatchKind.CONTAINS:
-            return sa.func.instr(column, operand) > sa.literal_column("0")
-        if kind is MatchKind.STARTSWITH:
-            start: sa.ColumnElement[Any] = sa.literal_column("1")
-            return sa.func.substr(column, start, bind(len(pattern), sa.Integer())) == operand
-        return sa.func.substr(column, bind(-len(pattern), sa.Integer())) == operand
-
-    def match_shape(self, kind: MatchKind, pattern: str, out: list[Any]) -> Hashable:
-        out.append(pattern)
-        if kind is MatchKind.STARTSWITH:
-            out.append(len(pattern))
-        elif kind is MatchKind.ENDSWITH:
-            out.append(-len(pattern))
-        return kind
 
     # -- errors ------------------------------------------------------------------------------
 
@@ -422,3 +454,43 @@ def _failed_key(message: str) -> tuple[str | None, tuple[str, ...] | None]:
         return found.group("index"), None
     columns = tuple(part.strip().rpartition(".")[2] for part in found.group("columns").split(","))
     return None, columns
+
+
+def _pragmas(value: Mapping[str, Any] | SQLitePragmas | None) -> SQLitePragmas | None:
+    if value is None or isinstance(value, SQLitePragmas):
+        return value
+    return SQLitePragmas.parse(value)
+
+
+def _open(url: sa.URL, options: Mapping[str, Any]) -> SQLiteDialect:
+    busy_timeout = options.get("busy_timeout")
+    pragmas = _pragmas(options.get("sqlite_pragmas"))
+    if busy_timeout is None:
+        return SQLiteDialect(url, pragmas=pragmas)
+    if pragmas is not None and pragmas.busy_timeout is not None:
+        raise InvalidQuery(
+            "busy_timeout is given twice: as the busy_timeout option (seconds) and as "
+            "a SQLite pragma (milliseconds)"
+        )
+    return SQLiteDialect(url, busy_timeout=busy_timeout, pragmas=pragmas)
+
+
+def _url_options(url: sa.URL, options: Mapping[str, Any]) -> tuple[sa.URL, dict[str, Any]]:
+    # The pragmas a URL's query holds (?synchronous=NORMAL), merged with sqlite_pragmas=.
+    url, in_url = split_url(url)
+    given = _pragmas(options.get("sqlite_pragmas"))
+    return url, {**options, "sqlite_pragmas": in_url if given is None else in_url.merge(given)}
+
+
+#: How :mod:`repokit_sqlalchemy.dialects` finds this dialect.
+REGISTRATION = DialectRegistration(
+    name="sqlite",
+    title="SQLite",
+    driver="aiosqlite",
+    module="aiosqlite",
+    extra="repokit[sqlite]",
+    spelling=SQLiteSpelling(),
+    open=_open,
+    options=frozenset({"busy_timeout", "sqlite_pragmas"}),
+    url_options=_url_options,
+)
