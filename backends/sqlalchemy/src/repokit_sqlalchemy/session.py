@@ -112,7 +112,10 @@ class SQLAlchemySession(BackendSession):
         try:
             if self._autocommit:
                 # The statement is its own COMMIT: once sent, it runs to its end, and a
-                # cancellation is raised afterwards (CONTRACT §12).
+                # cancellation is raised afterwards (CONTRACT §12). Never an executemany:
+                # core hints single statements for writes of one entity, and one row is
+                # inserted with execute (postgres._unless_lost wakes a stuck executemany
+                # by cancelling its task, which shielded() would hold).
                 return await shielded(call(driver, None))
             return await call(driver, begin)
         except Exception as exc:
