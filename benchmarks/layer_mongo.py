@@ -17,6 +17,9 @@ than the two commands (~40 ms against ~2.3 ms), and the raw layer must not
 be slowed down. Each command is atomic; the read-back returns the entity as
 stored.
 
+The client's pool holds at most ten connections (``maxPoolSize=10``, as
+repokit's): W9's tasks share the one client.
+
 Documents are those repokit stores (the collection's validator checks
 them): the id as ``_id``, ``score`` as int64.
 """
@@ -28,7 +31,7 @@ from typing import Any
 
 from bson import Int64
 
-from benchmarks.model import PAGE, Item
+from benchmarks.model import PAGE, W9_CONNECTIONS, Item
 from benchmarks.subject import Subject
 
 __all__ = ["RawMongo"]
@@ -70,7 +73,9 @@ class RawMongo(Subject):
     async def open(self) -> None:
         from pymongo import AsyncMongoClient
 
-        self.client: Any = AsyncMongoClient(self.url, uuidRepresentation="standard", tz_aware=True)
+        self.client: Any = AsyncMongoClient(
+            self.url, uuidRepresentation="standard", tz_aware=True, maxPoolSize=W9_CONNECTIONS
+        )
         self.items = self.client.get_default_database()["bench_items"]
 
     async def close(self) -> None:

@@ -2,6 +2,9 @@
 
 The mapped table is the one repokit creates (:func:`repokit_sqlalchemy.schema.sql_table`),
 so the ORM stores exactly the same forms through the same column types.
+The engine's pool is ``pool_size=10, max_overflow=0``, as repokit's (W9's
+tasks share it); on SQLite every connection runs the run's ``PRAGMA
+synchronous`` (the file is in WAL already).
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlalchemy.orm import registry
 
-from benchmarks.model import PAGE, Item, items
+from benchmarks.model import PAGE, W9_CONNECTIONS, Item, items
 from benchmarks.subject import Subject
 from repokit_sqlalchemy.schema import sql_table
 
@@ -42,11 +46,27 @@ _FILTER = (_c.tenant == "t2", _c.status == "active")
 class OrmSubject(Subject):
     name = "orm"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, sqlite_synchronous: str | None = None) -> None:
         self.url = url
+        self.sqlite_synchronous = sqlite_synchronous
 
     async def open(self) -> None:
-        self.engine = create_async_engine(self.url)
+        self.engine = create_async_engine(self.url, pool_size=W9_CONNECTIONS, max_overflow=0)
+        if self.sqlite_synchronous is not None:
+            pragma = f"PRAGMA synchronous = {self.sqlite_synchronous}"
+
+            def on_connect(dbapi_connection: Any, record: Any) -> None:
+                cursor = dbapi_connection.cursor()
+                try:
+                    cursor.execute(pragma)
+                finally:
+                    cursor.close()
+
+            event.listen(self.engine.sync_engine, "connect", on_connect)
+            async with self.engine.connect() as connection:
+                level = (await connection.exec_driver_sql("PRAGMA synchronous")).scalar()
+            if level != {"OFF": 0, "NORMAL": 1, "FULL": 2, "EXTRA": 3}[self.sqlite_synchronous]:
+                raise AssertionError(f"ORM SQLite: synchronous is {level}")
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     async def close(self) -> None:

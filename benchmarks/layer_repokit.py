@@ -1,4 +1,15 @@
-"""repokit through its public API: one session per call, like a domain repository."""
+"""repokit through its public API: a ``Repository`` (the generic domain repository), each call
+its own transaction, as the independent measurement in BASELINE.md used it.
+
+A write of one entity outside a session is then one statement (no BEGIN / COMMIT
+round trips: CONTRACT §9); the utilities inside ``begin_session()`` blocks, the other
+way a domain repository is written, pay those round trips.
+
+The runner opens the ``Database`` with a pool of
+:data:`~benchmarks.model.W9_CONNECTIONS` (SQL: ``pool_size=10, max_overflow=0``;
+MongoDB: ``maxPoolSize=10``); W1–W8 use one connection of it at a time, W9's
+tasks share it.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +18,7 @@ from typing import Any
 
 from benchmarks.model import PAGE, Item, items
 from benchmarks.subject import Subject
-from repokit import (
-    TRUE,
-    BatchPurger,
-    BatchQuerier,
-    BatchUpdater,
-    Creator,
-    CursorPagination,
-    Database,
-    OffsetPagination,
-    Purger,
-    Querier,
-    Updater,
-)
+from repokit import TRUE, CursorPagination, Database, OffsetPagination, Repository
 
 __all__ = ["RepokitSubject"]
 
@@ -31,20 +30,28 @@ _ORDER = [c.created_at.asc()]
 class RepokitSubject(Subject):
     name = "repokit"
 
-    def __init__(self, url: str, **options: Any) -> None:
+    def __init__(self, url: str, *, sqlite_synchronous: str | None = None, **options: Any) -> None:
         self.url = url
         self.options = options
-        self.creator = Creator(items)
-        self.querier = Querier(items)
-        self.searcher = BatchQuerier(items)
-        self.updater = Updater(items)
-        self.batch_updater = BatchUpdater(items)
-        self.purger = Purger(items)
-        self.batch_purger = BatchPurger(items)
+        #: Checked once the database is open (SQLite: the pragma every connection runs).
+        self.sqlite_synchronous = sqlite_synchronous
 
     async def open(self) -> None:
         self.db = await Database.connect(self.url, **self.options)
         await self.db.create_tables(items)
+        self.repo: Repository[Item, uuid.UUID] = Repository(self.db, items)
+        if self.sqlite_synchronous is not None:
+            await self._check_synchronous(self.sqlite_synchronous)
+
+    async def _check_synchronous(self, expected: str) -> None:
+        """Untimed: what a pooled connection's ``PRAGMA synchronous`` says (the engine's own)."""
+        engine = getattr(self.db.backend, "engine", None)
+        assert engine is not None, "repokit's SQLite backend has no engine to check"
+        async with engine.connect() as connection:
+            level = (await connection.exec_driver_sql("PRAGMA synchronous")).scalar()
+        levels = {"OFF": 0, "NORMAL": 1, "FULL": 2, "EXTRA": 3}
+        if level != levels[expected]:
+            raise AssertionError(f"repokit SQLite: synchronous is {level}, not {expected}")
 
     async def close(self) -> None:
         await self.db.close()
@@ -53,26 +60,21 @@ class RepokitSubject(Subject):
         await self.purge_all()
 
     async def create_one(self, item: Item) -> None:
-        async with self.db.begin_session() as session:
-            await self.creator.create(session, item)
+        await self.repo.create(item)
 
     async def batch_create(self, batch: list[Item]) -> None:
-        async with self.db.begin_session() as session:
-            await self.creator.batch_create(session, batch)
+        await self.repo.batch_create(batch)
 
     async def get(self, key: uuid.UUID) -> object:
-        async with self.db.begin_readonly_session() as session:
-            return await self.querier.get(session, key)
+        return await self.repo.get(key)
 
     async def search(self, offset: int) -> int:
-        async with self.db.begin_readonly_session() as session:
-            page = await self.searcher.search(
-                session,
-                conditions=_FILTER,
-                orders=_ORDER,
-                pagination=OffsetPagination(limit=PAGE, offset=offset),
-                total_count=True,
-            )
+        page = await self.repo.search(
+            conditions=_FILTER,
+            orders=_ORDER,
+            pagination=OffsetPagination(limit=PAGE, offset=offset),
+            total_count=True,
+        )
         assert page.total_count is not None
         return page.total_count
 
@@ -80,32 +82,26 @@ class RepokitSubject(Subject):
         seen = 0
         after = None
         while True:
-            async with self.db.begin_readonly_session() as session:
-                page = await self.searcher.search(
-                    session,
-                    conditions=_FILTER,
-                    orders=_ORDER,
-                    pagination=CursorPagination(first=PAGE, after=after),
-                )
+            page = await self.repo.search(
+                conditions=_FILTER,
+                orders=_ORDER,
+                pagination=CursorPagination(first=PAGE, after=after),
+            )
             seen += len(page.items)
             if not page.has_next_page:
                 return seen
             after = page.end_cursor
 
     async def update(self, key: uuid.UUID, score: int) -> object:
-        async with self.db.begin_session() as session:
-            return await self.updater.update(session, key, {"score": score})
+        return await self.repo.update(key, {"score": score})
 
     async def batch_update(self) -> int:
-        async with self.db.begin_session() as session:
-            return await self.batch_updater.batch_update(
-                session, {"score": 7}, conditions=[c.tenant == "t2", c.status == "draft"]
-            )
+        return await self.repo.batch_update(
+            {"score": 7}, conditions=[c.tenant == "t2", c.status == "draft"]
+        )
 
     async def batch_purge(self, keys: list[uuid.UUID]) -> int:
-        async with self.db.begin_session() as session:
-            return await self.batch_purger.batch_purge(session, ids=keys)
+        return await self.repo.batch_purge(ids=keys)
 
     async def purge_all(self) -> int:
-        async with self.db.begin_session() as session:
-            return await self.batch_purger.batch_purge(session, conditions=[TRUE])
+        return await self.repo.batch_purge(conditions=[TRUE])

@@ -3,7 +3,8 @@
 ``items(id, tenant, project, name unique per tenant, status, score,
 created_at)`` with indexes on (tenant, status) and (tenant, name), as in
 ``BASELINE.md``. W1 writes tenant ``t1``, W2 tenant ``t2``; a third of each
-tenant's rows are ``active``.
+tenant's rows are ``active``. W9's operations are drawn once per seed, so every
+layer runs the same sequence.
 """
 
 from __future__ import annotations
@@ -15,12 +16,31 @@ from datetime import UTC, datetime, timedelta
 
 from repokit import Table
 
-__all__ = ["PAGE", "STATUSES", "Item", "Workload", "items", "make_items"]
+__all__ = [
+    "PAGE",
+    "STATUSES",
+    "W9_CONNECTIONS",
+    "W9_SCORE_BASE",
+    "W9_TASKS",
+    "Item",
+    "Operation",
+    "Workload",
+    "items",
+    "make_items",
+    "mixed_operations",
+]
 
 #: Page size of W4a / W4b.
 PAGE = 50
 STATUSES = ("active", "archived", "draft")
 _T0 = datetime(2026, 1, 1, tzinfo=UTC)
+#: W9: concurrent tasks sharing one database (or pool), and the pool's size.
+W9_TASKS = 32
+W9_CONNECTIONS = 10
+#: W9's mix: get by id, update one by id, search page (the W4a filter), cumulative shares.
+_W9_MIX = (("get", 0.70), ("update", 0.90), ("search", 1.0))
+#: W9's updates write scores from here on, one per operation: never a no-op, never W5's.
+W9_SCORE_BASE = 2_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +80,38 @@ def make_items(n: int, tenant: str, seed: int) -> list[Item]:
     ]
 
 
+#: One W9 operation: ``("get", id)``, ``("update", id, score)`` or ``("search", offset)``.
+Operation = tuple[str, uuid.UUID] | tuple[str, uuid.UUID, int] | tuple[str, int]
+
+
+def mixed_operations(
+    ids: list[uuid.UUID], offsets: int, total: int, seed: int
+) -> list[list[Operation]]:
+    """W9's operations, one list per task: *total* // W9_TASKS each (at least one).
+
+    *ids* are the rows present after the loads; searches start at an offset
+    below *offsets* (W4a's range).
+    """
+    rng = random.Random(seed)
+    per_task = max(1, total // W9_TASKS)
+    tasks: list[list[Operation]] = []
+    number = 0
+    for _ in range(W9_TASKS):
+        ops: list[Operation] = []
+        for _ in range(per_task):
+            draw = rng.random()
+            kind = next(name for name, upto in _W9_MIX if draw < upto)
+            if kind == "get":
+                ops.append(("get", rng.choice(ids)))
+            elif kind == "update":
+                ops.append(("update", rng.choice(ids), W9_SCORE_BASE + number))
+            else:
+                ops.append(("search", rng.randrange(offsets)))
+            number += 1
+        tasks.append(ops)
+    return tasks
+
+
 @dataclass(frozen=True)
 class Workload:
     """The inputs of one run: the same for every subject."""
@@ -70,6 +122,7 @@ class Workload:
     offsets: list[int]  # W4a
     updates: list[uuid.UUID]  # W5
     purge_ids: list[uuid.UUID]  # W7
+    mix: list[list[Operation]]  # W9, one list per task
 
     @classmethod
     def build(cls, n: int, seed: int = 7) -> Workload:
@@ -81,4 +134,7 @@ class Workload:
         ids = [item.id for item in one]
         updates = rng.sample(ids, max(1, n // 10))
         purge_ids = rng.sample(ids, min(1000, n))
-        return cls(n, one, batch, offsets, updates, purge_ids)
+        # Its own generator: W1-W8's inputs stay what they were.
+        loaded = ids + [item.id for item in batch]
+        mix = mixed_operations(loaded, max(1, active - PAGE), n, seed * 1000 + 9)
+        return cls(n, one, batch, offsets, updates, purge_ids, mix)

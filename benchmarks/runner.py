@@ -1,12 +1,19 @@
-"""Run W1–W8 for every layer on every backend; write the results table.
+"""Run W1–W9 for every layer on every backend; write the results table.
 
 ``uv run python -m benchmarks.runner [--n 10000] [--runs 3] [--backends sqlite,postgres,mongodb]``
 
 Runs are interleaved: each run goes through every layer in turn (in a
 rotating order) on the same server, so drift hits all layers alike. Each cell
 is the median wall time of the runs; ratios are to the raw driver of the same
-run set; the geometric mean is over W1–W8. Client CPU time (process time) is
-recorded too: on a slow server it shows the client layer's own cost.
+run set; the geometric mean is over W1–W8 (W9, the concurrent mix, is
+reported beside it as a time ratio and as throughput). Client CPU time
+(process time) is recorded too: on a slow server it shows the client layer's
+own cost.
+
+Backends: ``sqlite`` (WAL, ``synchronous=FULL``), ``sqlite-normal`` (WAL,
+``synchronous=NORMAL``; also ``sqlite-full``, ``sqlite-off``, ``sqlite-extra``),
+``postgres``, ``mongodb``. A SQLite run sets the same ``synchronous`` on every
+connection of every layer.
 """
 
 from __future__ import annotations
@@ -23,14 +30,32 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from benchmarks import servers
-from benchmarks.model import Workload
-from benchmarks.subject import WORKLOADS, Subject
+from benchmarks.model import W9_CONNECTIONS, Workload
+from benchmarks.subject import CONCURRENT, RUN_ORDER, WORKLOADS, Subject
 
-__all__ = ["Result", "main", "run_backend"]
+__all__ = ["Result", "backend_kind", "main", "run_backend", "sqlite_synchronous"]
 
 HERE = Path(__file__).parent
+#: W9's target: repokit's throughput at least this fraction of raw's, on every backend.
+W9_TARGET = 0.8
+_SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+def backend_kind(backend: str) -> str:
+    """``sqlite``, ``postgres`` or ``mongodb``: the server a backend name runs on."""
+    return "sqlite" if backend.split("-", 1)[0] == "sqlite" else backend
+
+
+def sqlite_synchronous(backend: str) -> str:
+    """The ``synchronous`` level a SQLite backend name asks for (``sqlite`` alone: FULL)."""
+    _, _, level = backend.partition("-")
+    level = (level or "FULL").upper()
+    if backend_kind(backend) != "sqlite" or level not in _SYNCHRONOUS_LEVELS:
+        raise ValueError(f"unknown backend {backend!r}")
+    return level
 
 
 @dataclass
@@ -42,38 +67,56 @@ class Result:
     runs: int
     wall: dict[str, dict[str, float]] = field(default_factory=dict)
     cpu: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: Operations in W9 (all tasks together).
+    w9_ops: int = 0
 
     def ratio(self, layer: str, wid: str, kind: str = "wall") -> float:
+        """Time ratio to raw: lower is better (for W9 too: the same operations, timed)."""
         table = self.wall if kind == "wall" else self.cpu
         return table[layer][wid] / table["raw"][wid]
 
     def geomean(self, layer: str, kind: str = "wall") -> float:
+        """Over W1–W8 only: W9 has its own target."""
         ratios = [self.ratio(layer, wid, kind) for wid in WORKLOADS]
         return math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+
+    def ops_per_second(self, layer: str) -> float:
+        """W9 throughput of *layer*: higher is better."""
+        return self.w9_ops / self.wall[layer]["W9"]
+
+    def throughput(self, layer: str) -> float:
+        """W9 throughput as a fraction of raw's: higher is better, the target ≥ 0.8."""
+        return self.ops_per_second(layer) / self.ops_per_second("raw")
 
 
 def subjects_for(backend: str, url: str) -> list[Subject]:
     """The layers measured on *backend*."""
     from benchmarks.layer_repokit import RepokitSubject
 
-    if backend == "sqlite":
+    # repokit's own pool: W9_CONNECTIONS, no overflow (W9's tasks share it).
+    pool: dict[str, Any] = {"pool_size": W9_CONNECTIONS, "max_overflow": 0}
+    kind = backend_kind(backend)
+    if kind == "sqlite":
         from benchmarks.layer_orm import OrmSubject
         from benchmarks.layer_raw_sql import RawSQLite
 
+        level = sqlite_synchronous(backend)
         return [
-            RawSQLite(url),
-            RepokitSubject(f"sqlite+aiosqlite:///{url}"),
-            OrmSubject(f"sqlite+aiosqlite:///{url}"),
+            RawSQLite(url, synchronous=level),
+            RepokitSubject(
+                f"sqlite+aiosqlite:///{url}?synchronous={level}", sqlite_synchronous=level, **pool
+            ),
+            OrmSubject(f"sqlite+aiosqlite:///{url}", sqlite_synchronous=level),
         ]
-    if backend == "postgres":
+    if kind == "postgres":
         from benchmarks.layer_orm import OrmSubject
         from benchmarks.layer_raw_sql import RawPostgres
 
-        return [RawPostgres(url), RepokitSubject(url), OrmSubject(url)]
-    if backend == "mongodb":
+        return [RawPostgres(url), RepokitSubject(url, **pool), OrmSubject(url)]
+    if kind == "mongodb":
         from benchmarks.layer_mongo import RawMongo
 
-        return [RawMongo(url), RepokitSubject(url)]
+        return [RawMongo(url), RepokitSubject(url, maxPoolSize=W9_CONNECTIONS)]
     raise ValueError(f"unknown backend {backend!r}")
 
 
@@ -83,7 +126,10 @@ def server_for(backend: str) -> AbstractContextManager[str]:
         "postgres": servers.postgres_url,
         "mongodb": servers.mongodb_url,
     }
-    return factories[backend]()
+    kind = backend_kind(backend)
+    if kind not in factories:
+        raise ValueError(f"unknown backend {backend!r}")
+    return factories[kind]()
 
 
 async def settle(backend: str, url: str, *, truncate: bool) -> None:
@@ -92,7 +138,8 @@ async def settle(backend: str, url: str, *, truncate: bool) -> None:
     Without it the layer that runs later pays for the dead rows and stale
     statistics the earlier ones left (autovacuum lags behind a benchmark).
     """
-    if backend == "postgres":
+    kind = backend_kind(backend)
+    if kind == "postgres":
         import asyncpg
 
         conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
@@ -102,7 +149,7 @@ async def settle(backend: str, url: str, *, truncate: bool) -> None:
             await conn.execute("VACUUM ANALYZE bench_items")
         finally:
             await conn.close()
-    elif backend == "sqlite":
+    elif kind == "sqlite":
         import sqlite3
 
         conn = sqlite3.connect(url, isolation_level=None)
@@ -124,11 +171,11 @@ def _rotations(layers: list[Subject], runs: int) -> Iterator[list[Subject]]:
 async def run_backend(
     backend: str, url: str, n: int, runs: int, log: Callable[[str], None] = print
 ) -> Result:
-    """Measure every layer on one backend: *runs* interleaved runs of W1–W8."""
+    """Measure every layer on one backend: *runs* interleaved runs of W1–W9."""
     data = Workload.build(n)
     layers = subjects_for(backend, url)
-    wall: dict[str, dict[str, list[float]]] = {s.name: {w: [] for w in WORKLOADS} for s in layers}
-    cpu: dict[str, dict[str, list[float]]] = {s.name: {w: [] for w in WORKLOADS} for s in layers}
+    wall: dict[str, dict[str, list[float]]] = {s.name: {w: [] for w in RUN_ORDER} for s in layers}
+    cpu: dict[str, dict[str, list[float]]] = {s.name: {w: [] for w in RUN_ORDER} for s in layers}
     # repokit opens first: it creates the table every layer uses.
     for subject in sorted(layers, key=lambda s: s.name != "repokit"):
         await subject.open()
@@ -137,12 +184,16 @@ async def run_backend(
             for subject in order:
                 await subject.reset()
                 await settle(backend, url, truncate=True)
-                for wid in WORKLOADS:
-                    if wid == "W3":  # after the loads: fresh statistics for every layer
+                for wid in RUN_ORDER:
+                    # After the loads: fresh statistics for every layer; after W9's
+                    # updates, no dead rows left for W5.
+                    if wid in ("W3", "W5"):
                         await settle(backend, url, truncate=False)
+                    await subject.before(wid, data)
                     t0, c0 = time.perf_counter(), time.process_time()
                     check = await subject.run(wid, data)
                     t1, c1 = time.perf_counter(), time.process_time()
+                    await subject.after(wid)
                     if check <= 0:
                         raise AssertionError(f"{subject.name} {wid}: did nothing")
                     wall[subject.name][wid].append(t1 - t0)
@@ -151,15 +202,22 @@ async def run_backend(
     finally:
         for subject in layers:
             await subject.close()
-    result = Result(backend, n, runs)
+    result = Result(backend, n, runs, w9_ops=sum(len(ops) for ops in data.mix))
     for name in wall:
         result.wall[name] = {w: statistics.median(v) for w, v in wall[name].items()}
         result.cpu[name] = {w: statistics.median(v) for w, v in cpu[name].items()}
     return result
 
 
+def _row(result: Result, layers: list[str], wid: str, what: str) -> str:
+    cells = [f"{result.wall['raw'][wid] * 1000:,.1f}"]
+    cells += [f"{result.ratio(x, wid):.2f}" for x in layers]
+    cells += [f"{result.ratio(x, wid, 'cpu'):.2f}" for x in layers]
+    return f"| {wid} {what} | " + " | ".join(cells) + " |"
+
+
 def table(results: list[Result]) -> str:
-    """The markdown table: raw time, then ratios to raw per layer."""
+    """The markdown tables: raw time, then time ratios to raw per layer; W9's throughput."""
     lines = []
     for result in results:
         layers = [name for name in result.wall if name != "raw"]
@@ -169,14 +227,28 @@ def table(results: list[Result]) -> str:
         head += " | " + " | ".join(f"{x} cpu ×raw" for x in layers) + " |"
         lines.append(head)
         lines.append("|---|---:|" + "---:|" * (2 * len(layers)))
-        for wid, what in WORKLOADS.items():
-            cells = [f"{result.wall['raw'][wid] * 1000:,.1f}"]
-            cells += [f"{result.ratio(x, wid):.2f}" for x in layers]
-            cells += [f"{result.ratio(x, wid, 'cpu'):.2f}" for x in layers]
-            lines.append(f"| {wid} {what} | " + " | ".join(cells) + " |")
+        lines += [_row(result, layers, wid, what) for wid, what in WORKLOADS.items()]
         geo = [f"**{result.geomean(x):.2f}**" for x in layers]
         geo += [f"**{result.geomean(x, 'cpu'):.2f}**" for x in layers]
-        lines.append("| **geometric mean** | | " + " | ".join(geo) + " |")
+        lines.append("| **geometric mean W1–W8** | | " + " | ".join(geo) + " |")
+        lines += [
+            _row(result, layers, wid, f"{what} (not in the mean)")
+            for wid, what in CONCURRENT.items()
+        ]
+        lines.append("")
+        lines.append(
+            f"W9 throughput ({result.w9_ops:,} operations; higher is better, "
+            f"target repokit ≥ {W9_TARGET:.1f}× raw):"
+        )
+        lines.append("")
+        lines.append("| Layer | ops/s | × raw throughput |")
+        lines.append("|---|---:|---:|")
+        for name in result.wall:
+            fraction = result.throughput(name)
+            mark = ""
+            if name == "repokit":
+                mark = " (met)" if fraction >= W9_TARGET else " (**missed**)"
+            lines.append(f"| {name} | {result.ops_per_second(name):,.0f} | {fraction:.2f}{mark} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -203,7 +275,13 @@ def environment() -> dict[str, str]:
 
 async def _main(args: argparse.Namespace) -> list[Result]:
     results = []
-    for backend in args.backends.split(","):
+    backends = args.backends.split(",")
+    for backend in backends:  # an unknown name fails before any server starts
+        if backend_kind(backend) == "sqlite":
+            sqlite_synchronous(backend)
+        elif backend not in ("postgres", "mongodb"):
+            raise SystemExit(f"unknown backend {backend!r}")
+    for backend in backends:
         n = args.mongodb_n if backend == "mongodb" and args.mongodb_n else args.n
         with server_for(backend) as url:
             print(f"{backend}: N={n}, {args.runs} runs", flush=True)
@@ -216,7 +294,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n", type=int, default=10_000, help="rows (default 10,000)")
     parser.add_argument("--mongodb-n", type=int, default=0, help="rows on MongoDB (default --n)")
     parser.add_argument("--runs", type=int, default=3, help="interleaved runs (default 3)")
-    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument(
+        "--backends",
+        default="sqlite,postgres",
+        help="comma-separated: sqlite (synchronous=FULL), sqlite-normal, postgres, mongodb",
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results", help="results folder")
     args = parser.parse_args(argv)
     results = asyncio.run(_main(args))
@@ -228,7 +310,15 @@ def main(argv: list[str] | None = None) -> None:
         f"# Benchmark results {stamp}\n\n```\n{json.dumps(environment(), indent=2)}\n```\n\n" + text
     )
     raw = [
-        {"backend": r.backend, "n": r.n, "runs": r.runs, "wall": r.wall, "cpu": r.cpu}
+        {
+            "backend": r.backend,
+            "n": r.n,
+            "runs": r.runs,
+            "wall": r.wall,
+            "cpu": r.cpu,
+            "w9_ops": r.w9_ops,
+            "w9_ops_per_second": {name: r.ops_per_second(name) for name in r.wall},
+        }
         for r in results
     ]
     (args.out / f"results-{stamp}.json").write_text(

@@ -52,6 +52,7 @@ from repokit.pagination import (
     Pagination,
 )
 from repokit.registry import register_backend
+from repokit.replicas import Replicas
 from repokit.repository import Repository
 from repokit.scope import GlobalScope, ScopeArg, SearchScope
 from repokit.sizes import MAX_ENTITY_BYTES
@@ -116,6 +117,7 @@ __all__ = [
     "Purger",
     "Querier",
     "Remedy",
+    "Replicas",
     "Repository",
     "RepositoryError",
     "SchemaAction",

@@ -14,6 +14,7 @@ return the same normal forms it was given (aware UTC datetimes, quantised
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from repokit.conditions import Condition, Order, and_
 from repokit.drift import SchemaChange
 from repokit.errors import UnsupportedOperation
 from repokit.observability import Endpoint
+from repokit.planning import Plan
 from repokit.tables import Row, Table
 
 __all__ = ["Backend", "BackendSession", "Select", "Window", "applied"]
@@ -47,6 +49,11 @@ class Select:
 
     ``orders`` is total (core appends the primary key). ``limit`` ``None``
     means no limit.
+
+    ``plan`` is optional: core may pass ``where`` already planned
+    (:func:`repokit.planning.plan`, slots from 0), so that a backend that
+    compiles per plan key need not plan it again. A backend that does not
+    use plans ignores it; ``where`` is always the whole condition.
     """
 
     table: Table[Any]
@@ -54,6 +61,7 @@ class Select:
     orders: tuple[Order, ...] = ()
     limit: int | None = None
     offset: int = 0
+    plan: Plan | None = dataclasses.field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +210,9 @@ class Backend(ABC):
     capabilities: Capabilities = Capabilities()
     #: The database this backend reaches, as logs and spans name it (:mod:`repokit.observability`).
     endpoint: Endpoint = Endpoint()
+    #: Whether the backend sends reads to replicas itself (MongoDB's read preference):
+    #: a :class:`~repokit.Database` then refuses ``replicas=`` (see :meth:`open_primary_read`).
+    routes_reads: bool = False
 
     @classmethod
     @abstractmethod
@@ -252,6 +263,28 @@ class Backend(ABC):
     @abstractmethod
     async def open_session(self, *, read_only: bool) -> BackendSession:
         """Begin a transaction; read-only sessions refuse writes."""
+
+    async def open_primary_read(self) -> BackendSession:
+        """A read-only session that reads the primary's latest writes (read-your-writes).
+
+        For a backend that routes reads itself (MongoDB with a read preference
+        in its URL); the default is :meth:`open_session`, which reads where
+        every session does.
+        """
+        return await self.open_session(read_only=True)
+
+    async def replica_lag(self) -> float | None:
+        """How many seconds this server's data is behind its primary's, as it measures it.
+
+        ``0.0`` for a replica that has replayed everything it received, and for
+        a server that is no replica (a promoted one). ``None``: this backend
+        cannot tell (the default), which :class:`repokit.replicas.Replicas`
+        takes as caught up.
+
+        Raises:
+            BackendUnavailable: the server cannot be reached.
+        """
+        return None
 
     @abstractmethod
     async def close(self) -> None:

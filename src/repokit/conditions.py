@@ -35,13 +35,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from decimal import ROUND_FLOOR, Decimal
 from typing import Any, ClassVar, Never, NoReturn, TypeAlias
 
 from repokit.errors import InvalidQuery, clip, excerpt
-from repokit.types import FieldType, Kind
-from repokit.values import Rejected, converter, floor_datetime
+from repokit.types import FieldType
+from repokit.values import Rejected, converter
 
 __all__ = [
     "FALSE",
@@ -335,7 +333,17 @@ class Column:
     Obtained from ``table.c.<field>``; comparison operators build conditions.
     """
 
-    __slots__ = ("_convert", "entity", "name", "shadow", "table", "type")
+    __slots__ = (
+        "_on_grid_of",
+        "_operand_of",
+        "_ordered",
+        "_textual",
+        "entity",
+        "name",
+        "shadow",
+        "table",
+        "type",
+    )
 
     def __init__(
         self, table: str, entity: str, name: str, ftype: FieldType, shadow: str | None
@@ -346,8 +354,19 @@ class Column:
         self.type: FieldType = ftype
         #: The casefolded shadow field when the field is matched ignoring case.
         self.shadow: str | None = shadow
+        # What the kind does with operands (repokit.kinds), bound once per column: the
+        # checks below run for every condition built.
+        kind = ftype.value_kind
         # Operands may be longer than max_length: they simply match nothing.
-        self._convert = converter(replace(ftype, max_length=None))
+        operand_type = replace(ftype, max_length=None)
+        self._operand_of: Callable[[Any], Any] = (
+            converter(operand_type) if kind.operand is None else kind.operand(operand_type)
+        )
+        self._on_grid_of: Callable[[Any], tuple[Any, bool]] | None = (
+            None if kind.on_grid is None else kind.on_grid(ftype)
+        )
+        self._ordered: bool = kind.ordered
+        self._textual: bool = kind.textual
 
     def __repr__(self) -> str:
         return f"{self.table}.c.{self.name}"
@@ -365,46 +384,23 @@ class Column:
     def _operand(self, value: Any) -> Any:
         if value is None:
             self._fail(value, "None is only allowed with ==, != and in_")
-        if self.type.kind is Kind.JSON:
-            self._fail(value, "JSON fields can only be tested for null")
-        if self.type.kind is Kind.DATETIME:
-            if not isinstance(value, datetime) or value.utcoffset() is None:
-                self._fail(value, "expected a timezone-aware datetime")
-            try:
-                return value.astimezone(UTC)
-            except OverflowError:
-                self._fail(value, "out of range once converted to UTC")
-        if self.type.kind is Kind.DECIMAL and isinstance(value, Decimal | int):
-            if isinstance(value, bool):
-                self._fail(value, "expected Decimal, got bool")
-            return Decimal(value)
         try:
-            return self._convert(value)
+            return self._operand_of(value)
         except Rejected as exc:
             self._fail(value, str(exc))
 
     def _on_grid(self, value: Any) -> tuple[Any, bool]:
         """Floor a normalised operand onto the stored grid; say whether it was exact."""
-        kind = self.type.kind
-        if kind is Kind.DATETIME:
-            floored = floor_datetime(value)
-            return floored, floored == value
-        if kind is Kind.DECIMAL:
-            assert self.type.scale is not None
-            assert self.type.precision is not None
-            if not value.is_finite():
-                self._fail(value, "NaN and infinities are not allowed")
-            limit = Decimal(10) ** (self.type.precision - self.type.scale)
-            if value.copy_abs() >= limit:  # abs() would round to the context precision
-                self._fail(value, f"outside NUMERIC({self.type.precision}, {self.type.scale})")
-            floored = value.quantize(Decimal(1).scaleb(-self.type.scale), rounding=ROUND_FLOOR)
-            if floored.copy_abs() >= limit:  # -9.995 floors to -10.00, beyond NUMERIC(3, 2)
-                self._fail(value, f"outside NUMERIC({self.type.precision}, {self.type.scale})")
-            return floored + Decimal(0), floored == value
-        return value, True
+        on_grid = self._on_grid_of
+        if on_grid is None:
+            return value, True
+        try:
+            return on_grid(value)
+        except Rejected as exc:
+            self._fail(value, str(exc))
 
     def _compare(self, op: Op, value: Any) -> Condition:
-        if op not in (Op.EQ, Op.NE) and not self.type.ordered:
+        if op not in (Op.EQ, Op.NE) and not self._ordered:
             self._fail(value, f"{op.value} needs an ordered type")
         value, exact = self._on_grid(self._operand(value))
         if not exact:
@@ -492,12 +488,12 @@ class Column:
         return self.shadow
 
     def _fold(self, value: Any) -> str:
-        if not self.type.textual:
+        if not self._textual:
             self._fail(value, "text matching needs a str field")
         return str(self._operand(value)).casefold()
 
     def _match(self, kind: MatchKind, value: Any, ignore_case: bool) -> Condition:
-        if not self.type.textual:
+        if not self._textual:
             self._fail(value, f"{kind.value} needs a str field")
         if ignore_case:
             return Match(self.table, self._shadow(value), kind, self._fold(value))
@@ -526,6 +522,6 @@ class Column:
         return self._order(True)
 
     def _order(self, descending: bool) -> Order:
-        if not self.type.ordered:
+        if not self._ordered:
             raise InvalidQuery(f"{self.entity}.{self.name}: cannot sort by a JSON field")
         return Order(self.table, self.name, descending)

@@ -34,23 +34,19 @@ import hmac
 import json
 import secrets
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import InvalidOperation
 from typing import Any
-from uuid import UUID
 
 from repokit.conditions import FALSE, Compare, Condition, IsNull, Op, Order, and_, not_, or_
 from repokit.errors import InvalidCursor, InvalidQuery, clip
 from repokit.tables import Row, Table
-from repokit.types import FieldType, Kind
-from repokit.values import Rejected, converter
+from repokit.types import FieldType
 
 __all__ = ["DEFAULT_KEY", "MAX_CURSOR_LENGTH", "CursorCodec", "fingerprint", "keyset_after"]
 
 _VERSION = b"\x01"
 _MAC_SIZE = 16
 _FINGERPRINT_SIZE = 12
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: The key of a codec built without one: random, generated once per process, so cursors
 #: work across every Database of the process and cannot be minted outside it. A
 #: deployment of several processes sets its own shared key (``$REPOKIT_CURSOR_KEY``).
@@ -61,65 +57,33 @@ DEFAULT_KEY = secrets.token_bytes(32)
 MAX_CURSOR_LENGTH = 65_536
 
 
-def fingerprint(table: Table[Any], where: Condition, orders: Sequence[Order]) -> bytes:
-    """What a cursor is bound to: the table, the full filter and the order."""
-    text = repr((table.name, where, tuple(orders)))
+def fingerprint(
+    table: Table[Any], where: Condition, orders: Sequence[Order], *, planned: Any = None
+) -> bytes:
+    """What a cursor is bound to: the table, the full filter and the order.
+
+    The filter is taken as planned (:mod:`repokit.planning`): its shape key and
+    its operands, whose ``repr`` is the same in every process (plain data, no
+    ``hash()``), so any change of table, filter value, scope or order changes
+    the fingerprint. *planned* is ``where``'s plan when the caller made it
+    already. Cursors made before fingerprints were planned carry another one:
+    they are refused as from another query.
+    """
+    from repokit.planning import plan  # here: only this function of the module uses it
+
+    made = plan(where) if planned is None else planned
+    sort = tuple([(o.table, o.field, o.descending) for o in orders])
+    text = repr(("plan/1", table.name, made.key, made.operands, sort))
     return hashlib.blake2b(text.encode(), digest_size=_FINGERPRINT_SIZE).digest()
 
 
 def _encode(ftype: FieldType, value: Any) -> Any:
-    if value is None:
-        return None
-    kind = ftype.kind
-    if kind is Kind.DECIMAL:
-        return str(value)
-    if kind is Kind.DATETIME:
-        return (value - _EPOCH) // timedelta(milliseconds=1)
-    if kind is Kind.DATE:
-        return value.isoformat()
-    if kind is Kind.UUID:
-        return value.hex
-    return value
-
-
-_DECODE_TYPES: dict[Kind, type | tuple[type, ...]] = {
-    Kind.STR: str,
-    Kind.INT: int,
-    Kind.FLOAT: (float, int),
-    Kind.BOOL: bool,
-    Kind.DECIMAL: str,
-    Kind.DATETIME: int,
-    Kind.DATE: str,
-    Kind.UUID: str,
-}
+    return None if value is None else ftype.value_kind.to_cursor(value)
 
 
 def _decode(ftype: FieldType, raw: Any) -> Any:  # raw: parsed JSON
-    if raw is None:
-        return None
-    kind = ftype.kind
-    if kind is Kind.ENUM:
-        assert ftype.enum is not None
-        return ftype.enum(raw).value
-    expected: Any = _DECODE_TYPES[kind]
-    if not isinstance(raw, expected) or (kind is not Kind.BOOL and isinstance(raw, bool)):
-        raise ValueError(f"expected {kind.value}")
-    value: Any = raw
-    if kind is Kind.DECIMAL:
-        value = Decimal(raw)
-    elif kind is Kind.DATETIME:
-        value = _EPOCH + timedelta(milliseconds=raw)
-    elif kind is Kind.DATE:
-        value = date.fromisoformat(raw)
-    elif kind is Kind.UUID:
-        value = UUID(hex=raw)
-    # Whoever holds the key (a shared deployment key can leak) may sign any JSON: the
-    # values obey the value rules like any operand (an int beyond 64 bits, NaN, a lone
-    # surrogate would otherwise reach the database).
-    try:
-        return converter(ftype)(value)
-    except Rejected as exc:
-        raise ValueError(str(exc)) from None
+    # The kind's decoder checks the JSON type and applies the value rules (repokit.kinds).
+    return None if raw is None else ftype.value_kind.from_cursor(ftype, raw)
 
 
 class CursorCodec:

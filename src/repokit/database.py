@@ -18,7 +18,15 @@ import logging
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, Sequence
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Coroutine,
+    Generator,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
@@ -28,6 +36,8 @@ from repokit.conditions import Condition
 from repokit.cursors import DEFAULT_KEY, CursorCodec
 from repokit.drift import Remedy, SchemaChange
 from repokit.errors import (
+    BackendUnavailable,
+    InvalidQuery,
     RepositoryError,
     SchemaDrift,
     TransactionAborted,
@@ -36,6 +46,7 @@ from repokit.errors import (
 )
 from repokit.observability import DATABASE_LOG, Telemetry, log_conflict, log_session_end
 from repokit.registry import backend_for_url
+from repokit.replicas import PRIMARY_READS, Connect, Replica, Replicas
 from repokit.shielding import shielded
 from repokit.tables import Row, Table
 
@@ -55,9 +66,25 @@ class Session:
     committed (CONTRACT §9).
     """
 
-    __slots__ = ("_backend", "_error", "_telemetry", "committed", "database", "read_only")
+    __slots__ = (
+        "_backend",
+        "_error",
+        "_ran",
+        "_replica",
+        "_telemetry",
+        "committed",
+        "database",
+        "read_only",
+    )
 
-    def __init__(self, database: Database, backend: BackendSession, *, read_only: bool) -> None:
+    def __init__(
+        self,
+        database: Database,
+        backend: BackendSession,
+        *,
+        read_only: bool,
+        replica: Replica | None = None,
+    ) -> None:
         self.database: Database = database
         self.read_only: bool = read_only
         #: Whether the session's transaction committed (CONTRACT §12: a cancellation
@@ -65,7 +92,18 @@ class Session:
         self.committed: bool = False
         self._backend: BackendSession | None = backend
         self._error: BaseException | None = None
-        self._telemetry: Telemetry = database.telemetry
+        #: The replica the session reads from (None: the primary).
+        self._replica = replica
+        #: Whether a backend call of the session has succeeded.
+        self._ran = False
+        self._telemetry: Telemetry = (
+            database.telemetry if replica is None else database.replica_telemetry(replica)
+        )
+
+    @property
+    def replica(self) -> Backend | None:
+        """The replica this read-only session reads from; ``None`` for the primary."""
+        return None if self._replica is None else self._replica.backend
 
     @property
     def backend(self) -> BackendSession:
@@ -106,13 +144,52 @@ class Session:
         """
         backend = self.backend
         telemetry = self._telemetry
-        if telemetry.watching():
-            return await telemetry.observe(self, backend, call, operation, table, where, values)
         try:
-            return await call(backend)
+            if telemetry.watching():
+                result = await telemetry.observe(
+                    self, backend, call, operation, table, where, values
+                )
+            else:
+                result = await call(backend)
         except BaseException as exc:
+            if self._replica is not None and not self._ran and isinstance(exc, BackendUnavailable):
+                return await self._reroute(exc, call, operation, table, where, values)
             self.fail(exc)
             raise
+        self._ran = True
+        return result
+
+    async def _reroute(
+        self,
+        error: BackendUnavailable,
+        call: Callable[[BackendSession], Awaitable[R]],
+        operation: str,
+        table: Table[Any] | None,
+        where: Condition | None,
+        values: Any,
+    ) -> R:
+        """The replica failed the session's first call: run it on the next server.
+
+        Nothing was read yet, so the caller cannot tell (:mod:`repokit.replicas`).
+        """
+        replica, failed = self._replica, self._backend
+        assert replica is not None
+        assert failed is not None
+        database = self.database
+        database.replicas.failed(replica)
+        self._backend, self._error = None, None
+        await shielded(failed.rollback())
+        try:
+            self._replica, self._backend = await database._open_read()
+        except BackendUnavailable as exc:
+            self.fail(exc)
+            raise exc from error
+        self._telemetry = (
+            database.telemetry
+            if self._replica is None
+            else database.replica_telemetry(self._replica)
+        )
+        return await self.run(call, operation, table, where, values)
 
     # -- the SPI calls, each aborting the transaction when it fails ---------------------------
 
@@ -214,6 +291,12 @@ class Database:
             personal data. See ``docs/observability.md``.
         tracer_provider: the OpenTelemetry tracer provider spans go to; by
             default the global one, once the application has set it.
+        replicas: read replicas of *backend* (backends, or a
+            :class:`~repokit.replicas.Replicas` with its policy): read-only
+            sessions run on them, everything else on *backend*, the primary
+            (:mod:`repokit.replicas` says how one is picked).
+        max_replica_lag: with a list of *replicas*: skip a replica more than
+            this many seconds behind the primary, as its server measures it.
     """
 
     def __init__(
@@ -223,10 +306,23 @@ class Database:
         cursor_key: bytes | None = None,
         log_values: bool = False,
         tracer_provider: TracerProvider | None = None,
+        replicas: Replicas | Sequence[Backend | Connect] = (),
+        max_replica_lag: float | None = None,
     ) -> None:
         if not isinstance(backend, Backend):
             raise TypeError(f"expected a repokit Backend, got {backend!r}")
         self.backend = backend
+        if isinstance(replicas, Replicas):
+            if max_replica_lag is not None:
+                raise InvalidQuery("max_replica_lag: give it to the Replicas, not to the Database")
+        else:
+            if replicas and backend.routes_reads:
+                raise _routes_reads(type(backend))
+            replicas = Replicas(replicas, max_lag=max_replica_lag)
+        #: Where read-only sessions run (:mod:`repokit.replicas`); empty without replicas.
+        self.replicas: Replicas = replicas
+        self._log_values = log_values
+        self._tracer_provider = tracer_provider
         if cursor_key is None:
             env = os.environ.get("REPOKIT_CURSOR_KEY")
             cursor_key = env.encode() if env else DEFAULT_KEY
@@ -235,6 +331,7 @@ class Database:
         self.telemetry: Telemetry = Telemetry(
             backend.endpoint, log_values=log_values, tracer_provider=tracer_provider
         )
+        self._replica_telemetry: dict[int, Telemetry] = {}
         self._closed = False
 
     @classmethod
@@ -245,6 +342,8 @@ class Database:
         cursor_key: bytes | None = None,
         log_values: bool = False,
         tracer_provider: TracerProvider | None = None,
+        replicas: Sequence[str] = (),
+        max_replica_lag: float | None = None,
         **options: Any,
     ) -> _Connecting[Self]:
         """Connect to the database at *url*; the scheme picks the backend.
@@ -260,6 +359,10 @@ class Database:
             cursor_key: see :class:`Database`.
             log_values: see :class:`Database`.
             tracer_provider: see :class:`Database`.
+            replicas: URLs of read replicas of *url*'s database, each connected
+                with the same *options* (see :class:`Database`). A replica that
+                cannot be reached now is skipped until it can.
+            max_replica_lag: see :class:`Database`.
             options: passed to the backend (e.g. engine options).
 
         Raises:
@@ -268,15 +371,40 @@ class Database:
             BackendUnavailable: the server cannot be reached.
         """
 
+        if isinstance(replicas, str):
+            raise InvalidQuery("replicas: a list of URLs, not one string")
+
         async def connect() -> Self:
             backend_cls = backend_for_url(url)
+            for replica in replicas:
+                if backend_for_url(replica) is not backend_cls:
+                    raise InvalidQuery(
+                        f"replica {redacted(replica)} is not a {backend_cls.__name__} "
+                        f"like its primary {redacted(url)}"
+                    )
+            if replicas and backend_cls.routes_reads:
+                raise _routes_reads(backend_cls)
+            if max_replica_lag is not None:
+                Replicas((), max_lag=max_replica_lag)  # checks it before any I/O
             backend = await backend_cls.connect(url, **options)
-            return cls(
-                backend,
-                cursor_key=cursor_key,
-                log_values=log_values,
-                tracer_provider=tracer_provider,
-            )
+            mirrors: list[Backend | Connect] = []
+            try:
+                for replica in replicas:
+                    mirrors.append(await _replica(backend_cls, replica, options))
+                return cls(
+                    backend,
+                    cursor_key=cursor_key,
+                    log_values=log_values,
+                    tracer_provider=tracer_provider,
+                    replicas=mirrors,
+                    max_replica_lag=max_replica_lag,
+                )
+            except BaseException:
+                for mirror in mirrors:
+                    if isinstance(mirror, Backend):
+                        await mirror.close()
+                await backend.close()
+                raise
 
         return _Connecting(connect)
 
@@ -340,19 +468,60 @@ class Database:
         """Drop *tables* and all their data."""
         await self.backend.drop_tables(_tables(tables))
 
-    def _session(self, read_only: bool, single: bool = False) -> _SessionBlock:
-        return _SessionBlock(self, read_only, single)
+    def _session(
+        self, read_only: bool, single: bool = False, primary: bool = False
+    ) -> _SessionBlock:
+        return _SessionBlock(self, read_only, single, primary)
 
     def begin_session(self) -> _SessionBlock:
         """A read-write transaction: ``async with db.begin_session() as session``.
 
-        Commits when the block ends normally; rolls back on any error.
+        Commits when the block ends normally; rolls back on any error. Runs on
+        the primary.
         """
         return self._session(read_only=False)
 
-    def begin_readonly_session(self) -> _SessionBlock:
-        """A read-only transaction; writes inside it raise ``UnsupportedOperation``."""
-        return self._session(read_only=True)
+    def begin_readonly_session(self, *, primary: bool = False) -> _SessionBlock:
+        """A read-only transaction; writes inside it raise ``UnsupportedOperation``.
+
+        With replicas it runs on one of them (:mod:`repokit.replicas`), unless
+        *primary* asks for the primary: reads that must see the caller's own
+        latest writes. :meth:`reading_primary` does the same for every
+        read-only session in a block.
+        """
+        return self._session(read_only=True, primary=primary)
+
+    @contextlib.contextmanager
+    def reading_primary(self) -> Iterator[None]:
+        """Send every read-only session opened in the block (in this task) to the primary.
+
+        For a repository call that must read its own writes, without a
+        session of its own: ``with db.reading_primary(): await repo.get(key)``.
+        """
+        token = PRIMARY_READS.set(True)
+        try:
+            yield
+        finally:
+            PRIMARY_READS.reset(token)
+
+    def replica_telemetry(self, replica: Replica) -> Telemetry:
+        """How the calls of a session on *replica* are logged and traced (its own address)."""
+        found = self._replica_telemetry.get(id(replica))
+        if found is None:
+            assert replica.backend is not None
+            found = self._replica_telemetry[id(replica)] = Telemetry(
+                replica.backend.endpoint,
+                log_values=self._log_values,
+                tracer_provider=self._tracer_provider,
+            )
+        return found
+
+    async def _open_read(self) -> tuple[Replica | None, BackendSession]:
+        """A read-only session on a replica that can serve, else on the primary."""
+        routed = await self.replicas.open()
+        if routed is not None:
+            return routed
+        return None, await self.backend.open_session(read_only=True)
 
     def transaction(self, *, read_only: bool = False, attempts: int = 5) -> Transaction:
         """A multi-statement block that is re-run on transient conflicts::
@@ -426,10 +595,13 @@ class Database:
         raise AssertionError("unreachable")
 
     async def close(self) -> None:
-        """Release every connection; the database is unusable afterwards."""
+        """Release every connection (the replicas' too); the database is unusable afterwards."""
         if not self._closed:
             self._closed = True
-            await self.backend.close()
+            try:
+                await self.replicas.close()
+            finally:
+                await self.backend.close()
 
     async def __aenter__(self) -> Self:
         return self
@@ -504,12 +676,15 @@ class _SessionBlock:
     every repository call.
     """
 
-    __slots__ = ("_database", "_read_only", "_session", "_single", "_started")
+    __slots__ = ("_database", "_primary", "_read_only", "_session", "_single", "_started")
 
-    def __init__(self, database: Database, read_only: bool, single: bool = False) -> None:
+    def __init__(
+        self, database: Database, read_only: bool, single: bool = False, primary: bool = False
+    ) -> None:
         self._database = database
         self._read_only = read_only
         self._single = single
+        self._primary = primary
         self._session: Session | None = None
         #: When the session began, if the session log was on then (else 0).
         self._started = 0.0
@@ -518,10 +693,18 @@ class _SessionBlock:
         database = self._database
         if database._closed:
             raise RepositoryError("the database is closed")
-        backend = await database.backend.open_session(read_only=self._read_only)
-        if self._single:
-            backend.single_statement()
-        self._session = Session(database, backend, read_only=self._read_only)
+        replica: Replica | None = None
+        if not self._read_only:
+            backend = await database.backend.open_session(read_only=False)
+            if self._single:
+                backend.single_statement()
+        elif self._primary or PRIMARY_READS.get():
+            backend = await database.backend.open_primary_read()
+        elif database.replicas:
+            replica, backend = await database._open_read()
+        else:
+            backend = await database.backend.open_session(read_only=True)
+        self._session = Session(database, backend, read_only=self._read_only, replica=replica)
         if DATABASE_LOG.isEnabledFor(logging.DEBUG):
             self._started = time.perf_counter()
         return self._session
@@ -659,6 +842,36 @@ class Attempt:
             return False
         self._transaction._conflicted(exc, retry=not self._last)
         return not self._last
+
+
+def _routes_reads(backend_cls: type[Backend]) -> UnsupportedOperation:
+    return UnsupportedOperation(
+        f"{backend_cls.__name__} routes reads itself: name the servers in its URL "
+        "and choose them with a read preference, not with replicas="
+    )
+
+
+async def _replica(
+    backend_cls: type[Backend], url: str, options: Mapping[str, Any]
+) -> Backend | Connect:
+    """A replica's backend, or, while it cannot be reached, what connects to it later."""
+
+    async def connect() -> Backend:
+        return await backend_cls.connect(url, **options)
+
+    try:
+        return await connect()
+    except BackendUnavailable:
+        return connect
+
+
+def redacted(url: str) -> str:
+    """*url* without the password of its user info, for messages."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.partition(':')[0]}:***@{host}"
 
 
 def _tables(tables: Sequence[Any]) -> list[Table[Any]]:

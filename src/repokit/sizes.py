@@ -37,12 +37,14 @@ import json
 import operator
 from collections.abc import Callable, Iterable, Mapping
 from json import encoder as _json_encoder
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from repokit.errors import InvalidValue
-from repokit.types import FieldType, Kind
 
-__all__ = ["MAX_ENTITY_BYTES", "EntitySize", "json_size"]
+if TYPE_CHECKING:  # only annotations: repokit.kinds (below repokit.types) imports this module
+    from repokit.types import FieldType
+
+__all__ = ["MAX_ENTITY_BYTES", "EntitySize", "SizePlan", "json_size"]
 
 #: The largest estimated stored size of an entity (and of the values one update writes).
 #: Half MongoDB's 16 MiB document limit: room for the estimate's approximations and for
@@ -51,15 +53,10 @@ MAX_ENTITY_BYTES = 8 * 1024 * 1024
 
 _DOCUMENT = 5  # int32 length + terminating NUL
 _STRING = 5  # int32 length + terminating NUL
-_FIXED: dict[Kind, int] = {
-    Kind.INT: 8,
-    Kind.FLOAT: 8,
-    Kind.BOOL: 1,
-    Kind.DECIMAL: 16,
-    Kind.DATETIME: 8,
-    Kind.DATE: _STRING + 10,
-    Kind.UUID: 4 + 1 + 16,
-}
+#: How one field type's values count, named by its kind's descriptor (repokit.kinds):
+#: (how the row's bound counts the value: 0 a fixed size, 1 text at 4 bytes per
+#: character at most, 2 JSON; the largest fixed size; the exact size of a non-null value).
+SizePlan: TypeAlias = tuple[int, int, Callable[[Any], int]]
 #: Field names longer than this are never stored (a backend may rename the primary
 #: key, MongoDB to ``_id``): the header of a field counts at least this many bytes.
 _MIN_NAME = 3
@@ -254,21 +251,34 @@ def _values_of(fields: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[A
     return operator.itemgetter(*fields)
 
 
-def _plan(ftype: FieldType) -> tuple[int, int, Callable[[Any], int]]:
+def _plan(ftype: FieldType) -> SizePlan:
     """(kind of bound, largest fixed size, exact size of a non-null value) of a field type."""
-    kind = ftype.kind
-    if kind is Kind.STR:
-        return 1, _STRING, _text_size
-    if kind is Kind.JSON:
-        return 2, _DOCUMENT, json_size
-    if kind is Kind.ENUM:
-        assert ftype.enum is not None
-        values = [member.value for member in ftype.enum]
-        if values and all(isinstance(v, str) for v in values):
-            return 0, max(_STRING + _utf8(v) for v in values), _text_size
-        return 0, 8, _eight
-    fixed = _FIXED[kind]
-    return 0, fixed, lambda _value: fixed
+    return ftype.value_kind.size(ftype)
+
+
+def fixed_plan(size: int) -> Callable[[FieldType], SizePlan]:
+    """The size plan of a kind whose every value takes *size* bytes."""
+    plan = (0, size, lambda _value: size)
+    return lambda _ftype: plan
+
+
+def text_plan(_ftype: FieldType) -> SizePlan:
+    """The size plan of text: a BSON string."""
+    return 1, _STRING, _text_size
+
+
+def json_plan(_ftype: FieldType) -> SizePlan:
+    """The size plan of JSON: a BSON document or array (:func:`json_size`)."""
+    return 2, _DOCUMENT, json_size
+
+
+def enum_plan(ftype: FieldType) -> SizePlan:
+    """The size plan of an enum: its values' (a string, or an int64)."""
+    assert ftype.enum is not None
+    values = [member.value for member in ftype.enum]
+    if values and all(isinstance(v, str) for v in values):
+        return 0, max(_STRING + _utf8(v) for v in values), _text_size
+    return 0, 8, _eight
 
 
 def _text_size(value: Any) -> int:

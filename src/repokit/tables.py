@@ -17,7 +17,6 @@ A row (or the values of an update) whose estimated stored size exceeds
 from __future__ import annotations
 
 import dataclasses
-import enum
 import hashlib
 import inspect
 import operator
@@ -226,7 +225,7 @@ class Table(Generic[T, ID]):
         if primary_key not in declared:
             raise self._fail(primary_key, "the primary key is not a field")
         pk_type = declared[primary_key]
-        if pk_type.nullable or pk_type.kind in (Kind.JSON, Kind.FLOAT):
+        if pk_type.nullable or not pk_type.value_kind.keyable:
             raise self._fail(primary_key, "the primary key must be a non-null, non-float scalar")
         self.primary_key: str = primary_key
         if key_type is not None:
@@ -239,7 +238,7 @@ class Table(Generic[T, ID]):
         for field in folded:
             if not isinstance(field, str) or field not in declared:
                 raise self._fail(field, "ignore_case names an unknown field")
-            if declared[field].kind is not Kind.STR:
+            if not declared[field].textual:
                 raise self._fail(field, "ignore_case applies to str fields only")
         fields = {n: Field(n, t) for n, t in declared.items()}
         for field in folded:
@@ -282,7 +281,7 @@ class Table(Generic[T, ID]):
         #: The str fields a key or an index covers (shadows included): a backend may
         #: limit their size (``Capabilities.max_indexed_text_bytes``).
         self.indexed_text: tuple[str, ...] = tuple(
-            n for n, f in fields.items() if n in keyed and f.type.kind is Kind.STR
+            n for n, f in fields.items() if n in keyed and f.type.textual
         )
         self._converters = {n: converter(f.type) for n, f in fields.items()}
         #: The entity-size check (:mod:`repokit.sizes`) of this table's rows.
@@ -374,7 +373,7 @@ class Table(Generic[T, ID]):
         for field in fields:
             if not isinstance(field, str) or field not in self.declared:
                 raise self._fail(field, f"{what} names an unknown field")
-            if self.fields[field].type.kind is Kind.JSON:
+            if not self.fields[field].type.value_kind.comparable:
                 raise self._fail(field, f"{what} cannot include a JSON field")
         return tuple(fields)
 
@@ -576,7 +575,7 @@ class Table(Generic[T, ID]):
         values straight to the entity.
         """
         decoders = tuple(
-            _enum_decoder(ftype.enum) if ftype.kind is Kind.ENUM and ftype.enum else None
+            None if (read := ftype.value_kind.read) is None else read(ftype)
             for ftype in (self.fields[field].type for field in self.declared)
         )
         return None if all(decode is None for decode in decoders) else decoders
@@ -590,26 +589,6 @@ class Table(Generic[T, ID]):
 
     def __repr__(self) -> str:
         return f"Table({self.entity_name}, {self.name!r})"
-
-
-def _enum_decoder(enum_cls: type[enum.Enum]) -> Callable[[Any], Any]:
-    """``enum_cls(value)`` for a stored value, by the lookup that call starts with.
-
-    ``Enum.__call__`` spends most of its time before it reaches
-    ``_value2member_map_``; anything that map lacks (or a metaclass that
-    changes the call) still goes through the call.
-    """
-    if type(enum_cls).__call__ is not enum.EnumMeta.__call__:
-        return enum_cls
-    members: Mapping[Any, Any] = enum_cls._value2member_map_
-
-    def decode(value: Any) -> Any:
-        try:
-            return members[value]
-        except (KeyError, TypeError):
-            return enum_cls(value)
-
-    return decode
 
 
 def _item_reader(fields: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:

@@ -12,37 +12,16 @@ from __future__ import annotations
 import enum
 import types
 import typing
-from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
+from dataclasses import dataclass, field
 from typing import Any, Union
-from uuid import UUID
 
 from repokit.errors import InvalidTableDefinition
+from repokit.kinds import KINDS, Kind, ValueKind
 
 __all__ = ["MAX_DECIMAL_PRECISION", "FieldType", "Kind", "MaxLength", "Numeric", "parse_annotation"]
 
 #: Decimals must fit a signed 64-bit integer once scaled (SQLite stores them so).
 MAX_DECIMAL_PRECISION = 18
-
-
-class Kind(enum.Enum):
-    """The value kinds of CONTRACT §1."""
-
-    STR = "str"
-    INT = "int"
-    FLOAT = "float"
-    BOOL = "bool"
-    DECIMAL = "decimal"
-    DATETIME = "datetime"
-    DATE = "date"
-    UUID = "uuid"
-    ENUM = "enum"
-    JSON = "json"
-
-
-#: Kinds whose values are ordered (usable with <, <=, >, >= and in sort orders).
-ORDERED_KINDS = frozenset(Kind) - {Kind.JSON}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +68,7 @@ class FieldType:
         precision: for decimals, the total number of digits.
         scale: for decimals, the digits after the point.
         enum: for enums, the enum class (its values are all ``str`` or all ``int``).
+        value_kind: the kind's descriptor (``KINDS[kind]``), set on construction.
     """
 
     kind: Kind
@@ -98,28 +78,26 @@ class FieldType:
     scale: int | None = None
     enum: type[enum.Enum] | None = None
 
+    # Bound once here (:mod:`repokit.kinds`): converters, columns and cursors read it.
+    value_kind: ValueKind = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value_kind", KINDS[self.kind])
+
     @property
     def ordered(self) -> bool:
         """Whether values of this type can be compared with < and sorted."""
-        return self.kind in ORDERED_KINDS
+        return self.value_kind.ordered
 
     @property
     def textual(self) -> bool:
         """Whether contains/startswith/endswith apply."""
-        return self.kind is Kind.STR
+        return self.value_kind.textual
 
 
-_SCALARS: dict[Any, Kind] = {
-    str: Kind.STR,
-    int: Kind.INT,
-    float: Kind.FLOAT,
-    bool: Kind.BOOL,
-    Decimal: Kind.DECIMAL,
-    datetime: Kind.DATETIME,
-    date: Kind.DATE,
-    UUID: Kind.UUID,
-    dict: Kind.JSON,
-    list: Kind.JSON,
+#: The annotation types of the scalar and JSON kinds (an enum class is an enum kind).
+_SCALARS: dict[Any, ValueKind] = {
+    annotation: vk for vk in KINDS.values() for annotation in vk.annotations
 }
 
 
@@ -166,12 +144,13 @@ def parse_annotation(entity: str, field: str, annotation: Any) -> FieldType:
                 f"{entity}.{field}: enum {origin.__name__} must have only str or only int values"
             )
         return FieldType(Kind.ENUM, nullable, enum=origin)
-    kind = _SCALARS.get(origin)
-    if kind is None:
+    vk = _SCALARS.get(origin)
+    if vk is None:
         raise InvalidTableDefinition(f"{entity}.{field}: unsupported type {annotation!r}")
-    if max_length is not None and kind is not Kind.STR:
+    kind = vk.kind
+    if max_length is not None and not vk.takes_max_length:
         raise InvalidTableDefinition(f"{entity}.{field}: MaxLength applies to str fields only")
-    if kind is Kind.DECIMAL:
+    if vk.needs_numeric:
         if numeric is None:
             raise InvalidTableDefinition(
                 f"{entity}.{field}: a Decimal field needs "

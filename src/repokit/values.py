@@ -21,6 +21,9 @@ json       ``dict`` / ``list`` of JSON scalars following the rules above
 ``None`` is the null of every nullable field. NUL characters and lone
 surrogates are refused everywhere because PostgreSQL text and UTF-8 cannot
 hold them: accepting them on one backend only would break the contract.
+
+The normalisers are defined here; each kind's descriptor (:mod:`repokit.kinds`)
+names its own, and :func:`converter` finds it through the field type.
 """
 
 from __future__ import annotations
@@ -31,11 +34,13 @@ import math
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from repokit.errors import InvalidValue
-from repokit.types import FieldType, Kind
+
+if TYPE_CHECKING:  # only annotations: repokit.kinds (below repokit.types) imports this module
+    from repokit.types import FieldType
 
 __all__ = [
     "INT64_MAX",
@@ -70,7 +75,7 @@ def _check_text(value: str) -> str:
     return value
 
 
-def _to_str(ftype: FieldType) -> Callable[[Any], Any]:
+def str_normaliser(ftype: FieldType) -> Callable[[Any], Any]:
     max_length = ftype.max_length
     # The fast paths only accept what ``check`` returns unchanged (a plain ASCII str
     # without NUL, within the limit); anything else, errors included, goes to ``check``.
@@ -104,7 +109,7 @@ def _to_str(ftype: FieldType) -> Callable[[Any], Any]:
     return convert
 
 
-def _int(value: Any) -> int:
+def normalise_int(value: Any) -> int:
     if type(value) is int and INT64_MIN <= value <= INT64_MAX:
         return value  # the common case, already normal
     if not isinstance(value, int) or isinstance(value, bool):
@@ -114,7 +119,7 @@ def _int(value: Any) -> int:
     return int(value)
 
 
-def _float(value: Any) -> float:
+def normalise_float(value: Any) -> float:
     if type(value) is float and _isfinite(value):
         return value + 0.0  # the common case: only -0.0 changes
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -128,13 +133,13 @@ def _float(value: Any) -> float:
     return float(value) + 0.0  # -0.0 + 0.0 == 0.0: one zero only
 
 
-def _bool(value: Any) -> bool:
+def normalise_bool(value: Any) -> bool:
     if not isinstance(value, bool):
         raise Rejected(f"expected bool, got {type(value).__name__}")
     return value
 
 
-def _to_decimal(ftype: FieldType) -> Callable[[Any], Any]:
+def decimal_normaliser(ftype: FieldType) -> Callable[[Any], Any]:
     assert ftype.precision is not None
     assert ftype.scale is not None
     quantum = Decimal(1).scaleb(-ftype.scale)
@@ -167,7 +172,7 @@ def floor_datetime(value: datetime) -> datetime:
     return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
 
 
-def _datetime(value: Any) -> datetime:
+def normalise_datetime(value: Any) -> datetime:
     # Values read back or built with tzinfo=UTC are usually normal already; checked
     # inline because this runs for every datetime of every row written.
     if type(value) is datetime and value.tzinfo is UTC and not value.microsecond % 1000:
@@ -182,7 +187,7 @@ def _datetime(value: Any) -> datetime:
         raise Rejected("out of range once converted to UTC") from None
 
 
-def _date(value: Any) -> date:
+def normalise_date(value: Any) -> date:
     if type(value) is date:
         return value
     if not isinstance(value, date) or isinstance(value, datetime):
@@ -190,13 +195,13 @@ def _date(value: Any) -> date:
     return value
 
 
-def _uuid(value: Any) -> UUID:
+def normalise_uuid(value: Any) -> UUID:
     if not isinstance(value, UUID):
         raise Rejected(f"expected uuid.UUID, got {type(value).__name__}")
     return value
 
 
-def _to_enum(ftype: FieldType) -> Callable[[Any], Any]:
+def enum_normaliser(ftype: FieldType) -> Callable[[Any], Any]:
     enum_cls = ftype.enum
     assert enum_cls is not None
 
@@ -225,9 +230,9 @@ def _json(value: Any, depth: int = 0) -> Any:
     if isinstance(value, str):
         return _check_text(value)
     if isinstance(value, int):
-        return _int(value)
+        return normalise_int(value)
     if isinstance(value, float):
-        return _float(value)
+        return normalise_float(value)
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for key, item in value.items():
@@ -240,7 +245,7 @@ def _json(value: Any, depth: int = 0) -> Any:
     raise Rejected(f"{type(value).__name__} is not a JSON value")
 
 
-def _to_json(ftype: FieldType) -> Callable[[Any], Any]:
+def json_normaliser(ftype: FieldType) -> Callable[[Any], Any]:
     def convert(value: Any) -> Any:
         if not isinstance(value, dict | list):
             raise Rejected(f"expected a JSON object or array, got {type(value).__name__}")
@@ -249,26 +254,19 @@ def _to_json(ftype: FieldType) -> Callable[[Any], Any]:
     return convert
 
 
-_SIMPLE: dict[Kind, Callable[[Any], Any]] = {
-    Kind.INT: _int,
-    Kind.FLOAT: _float,
-    Kind.BOOL: _bool,
-    Kind.DATETIME: _datetime,
-    Kind.DATE: _date,
-    Kind.UUID: _uuid,
-}
-_FACTORIES: dict[Kind, Callable[[FieldType], Callable[[Any], Any]]] = {
-    Kind.STR: _to_str,
-    Kind.DECIMAL: _to_decimal,
-    Kind.ENUM: _to_enum,
-    Kind.JSON: _to_json,
-}
-
-
 def converter(ftype: FieldType) -> Callable[[Any], Any]:
-    """The normaliser of one non-null value of *ftype*; raises :class:`Rejected`."""
-    simple = _SIMPLE.get(ftype.kind)
-    return simple if simple is not None else _FACTORIES[ftype.kind](ftype)
+    """The normaliser of one non-null value of *ftype*; raises :class:`Rejected`.
+
+    The kind's descriptor (:mod:`repokit.kinds`) names it: one function for
+    the whole kind, or one built for *ftype*. Callers that normalise many
+    values keep the result (a table per field, a column per operand).
+    """
+    kind = ftype.value_kind
+    normalise = kind.normalise
+    if normalise is not None:
+        return normalise
+    assert kind.make_normaliser is not None  # ValueKind holds one or the other
+    return kind.make_normaliser(ftype)
 
 
 def normalize_value(entity: str, field: str, ftype: FieldType, value: Any) -> Any:

@@ -1,4 +1,4 @@
-"""Every benchmark still runs: W1–W8 for every layer, and the scale checks, at a tiny N.
+"""Every benchmark still runs: W1–W9 for every layer, and the scale checks, at a tiny N.
 
 Timings are never asserted; each workload checks that it did its work.
 """
@@ -8,9 +8,10 @@ from __future__ import annotations
 import pytest
 from benchmarks.memory_scale import STEPS
 from benchmarks.memory_scale import run as run_memory_scale
+from benchmarks.model import W9_TASKS, Workload
 from benchmarks.runner import run_backend, table
 from benchmarks.scale import run_scale
-from benchmarks.subject import WORKLOADS
+from benchmarks.subject import RUN_ORDER, WORKLOADS
 
 from benchmarks import servers
 
@@ -26,15 +27,38 @@ async def test_every_workload_runs_for_every_layer_on_sqlite() -> None:
     with servers.sqlite_path() as path:
         result = await run_backend("sqlite", path, N, runs=1, log=_quiet)
     assert set(result.wall) == {"raw", "repokit", "orm"}
-    assert all(set(cells) == set(WORKLOADS) for cells in result.wall.values())
-    assert "geometric mean" in table([result])
+    assert all(set(cells) == set(RUN_ORDER) for cells in result.wall.values())
+    text = table([result])
+    assert "geometric mean W1–W8" in text
+    assert "W9 throughput" in text
+    assert result.w9_ops == W9_TASKS  # one operation per task at this N
+    assert result.throughput("raw") == 1.0
+
+
+@pytest.mark.asyncio
+async def test_sqlite_runs_with_synchronous_normal_on_every_layer() -> None:
+    # Each layer checks its connections' PRAGMA synchronous as it opens.
+    with servers.sqlite_path() as path:
+        result = await run_backend("sqlite-normal", path, N, runs=1, log=_quiet)
+    assert set(result.wall) == {"raw", "repokit", "orm"}
+    assert "sqlite-normal" in table([result])
+
+
+def test_the_w9_mix_is_seeded_and_spread_over_the_tasks() -> None:
+    first, again = Workload.build(640), Workload.build(640)
+    assert first.mix == again.mix
+    assert len(first.mix) == W9_TASKS
+    assert {len(ops) for ops in first.mix} == {640 // W9_TASKS}
+    kinds = [op[0] for ops in first.mix for op in ops]
+    assert kinds.count("get") > kinds.count("update") > kinds.count("search") > 0
+    assert set(WORKLOADS) < set(RUN_ORDER)
 
 
 @pytest.mark.asyncio
 async def test_every_workload_runs_for_every_layer_on_postgres(postgres_url: str) -> None:
     result = await run_backend("postgres", postgres_url, N, runs=1, log=_quiet)
     assert set(result.wall) == {"raw", "repokit", "orm"}
-    assert all(set(cells) == set(WORKLOADS) for cells in result.wall.values())
+    assert all(set(cells) == set(RUN_ORDER) for cells in result.wall.values())
 
 
 @pytest.mark.asyncio
@@ -57,4 +81,4 @@ async def test_the_memory_scale_checks_run_every_step() -> None:
 async def test_every_workload_runs_for_every_layer_on_mongodb(mongodb_url: str) -> None:
     result = await run_backend("mongodb", mongodb_url, N, runs=1, log=_quiet)
     assert set(result.wall) == {"raw", "repokit"}
-    assert all(set(cells) == set(WORKLOADS) for cells in result.wall.values())
+    assert all(set(cells) == set(RUN_ORDER) for cells in result.wall.values())

@@ -32,6 +32,7 @@ from repokit import (
     Session,
 )
 from repokit.testing import Harness
+from repokit.testing.replication import StreamingPair
 from repokit.testing.runner import prepare_tables
 from repokit.testing.schema import Item, ItemId, Status, TenantScope, items, new_tenant
 
@@ -305,6 +306,34 @@ async def _stored(repo: Repo, tenants: list[str]) -> dict[ItemId, Item]:
 
 @pytest.mark.asyncio
 async def test_concurrent_workers_lose_no_write_and_invent_none(db: Database) -> None:
+    await _load(db)
+
+
+@pytest.mark.asyncio
+async def test_concurrent_workers_on_a_primary_and_its_replica_lose_nothing(
+    streaming_pair: StreamingPair,
+) -> None:
+    # Reads on the replica; commits wait until it applied them (remote_apply), so each
+    # worker reads its own writes there, as its model predicts.
+    harness = Harness(
+        url=streaming_pair.primary.url(),
+        options={
+            "replicas": [streaming_pair.replica.url()],
+            "connect_args": {"server_settings": {"synchronous_commit": "remote_apply"}},
+        },
+    )
+    db = await harness.open()
+    try:
+        await prepare_tables(harness, db)
+        assert len(db.replicas) == 1
+        async with db.begin_readonly_session() as session:
+            assert session.replica is not None
+        await _load(db)
+    finally:
+        await db.close()
+
+
+async def _load(db: Database) -> None:
     repo: Repo = Repository(db, items)
     tenants = [new_tenant(), new_tenant()]
     hot: dict[str, list[ItemId]] = {}

@@ -36,12 +36,13 @@ from repokit.conditions import (
 from repokit.errors import InvalidTableDefinition
 from repokit.evaluate import _MATCH, evaluate, predicate, substitute
 from repokit.observability import render_condition
+from repokit.planning import plan, plan_into
 from repokit.testing.schema import Status, items
 from repokit_mongodb import query as mongo_query
 from repokit_mongodb.codec import Codec
 from repokit_mongodb.schema import _clauses
 from repokit_sqlalchemy import conditions as sql_conditions
-from repokit_sqlalchemy.conditions import Binder, _Compiler, shape
+from repokit_sqlalchemy.conditions import Binder, _Compiler
 from repokit_sqlalchemy.postgres import PostgresDialect
 from repokit_sqlalchemy.schema import sql_table
 from repokit_sqlalchemy.sqlite import SQLiteDialect
@@ -136,17 +137,16 @@ def test_rendering_takes_every_node(condition: Condition) -> None:
 @pytest.mark.parametrize(("dialect", "engine_dialect"), DIALECTS)
 @pytest.mark.parametrize("negated", [False, True])
 @pytest.mark.parametrize("condition", SAMPLES, ids=_ids)
-def test_the_sql_compiler_and_its_shape_take_every_node_and_bind_alike(
+def test_the_planner_and_the_sql_compiler_take_every_node_and_bind_every_slot(
     condition: Condition, negated: bool, dialect: Any, engine_dialect: sa.engine.Dialect
 ) -> None:
-    binder = Binder()
-    compiler = _Compiler(items, sql_table(items), dialect, binder)
-    clause = compiler.compile(condition, negated)
+    planned = plan(Not(condition) if negated else condition)
+    hash(planned.key)
+    binder = Binder(planned.operands)
+    clause = _Compiler(items, sql_table(items), dialect, binder).compile(planned.key, False)
     assert str(clause.compile(dialect=engine_dialect))
-    values: list[Any] = []
-    key = shape(Not(condition) if negated else condition, items, dialect, values)
-    hash(key)
-    assert values == binder.values  # the statement cache relies on this order
+    # The statement cache relies on it: every operand the plan lifted is bound.
+    assert {slot for slot, _ in binder.params.values()} == set(range(len(planned.operands)))
 
 
 @pytest.mark.parametrize("condition", SAMPLES, ids=_ids)
@@ -172,7 +172,9 @@ def test_mongodb_partial_filters_take_or_refuse_every_node(condition: Condition)
 
 
 def _sql_compile(node: Any) -> object:
-    return _Compiler(items, sql_table(items), SQLiteDialect(), Binder()).compile(node, False)
+    operands: list[Any] = []
+    key = plan_into(node, operands)
+    return _Compiler(items, sql_table(items), SQLiteDialect(), Binder(operands)).compile(key, False)
 
 
 INTERPRETERS: dict[str, Callable[[Any], object]] = {
@@ -180,7 +182,7 @@ INTERPRETERS: dict[str, Callable[[Any], object]] = {
     "substitute": lambda node: substitute(node, {}),
     "render_condition": render_condition,
     "sql compile": _sql_compile,
-    "sql shape": lambda node: shape(node, items, SQLiteDialect(), []),
+    "planner": lambda node: plan_into(node, []),
     "mongodb to_query": lambda node: mongo_query.to_query(node, Codec(items)),
     "mongodb partial filter": lambda node: _clauses(node, items, Codec(items)),
 }

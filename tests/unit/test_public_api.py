@@ -53,6 +53,7 @@ EXPORTED = {
     "Purger",
     "Querier",
     "Remedy",
+    "Replicas",
     "Repository",
     "RepositoryError",
     "ScopeArg",

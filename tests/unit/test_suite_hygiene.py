@@ -12,7 +12,11 @@ import repokit
 CORE = Path(repokit.__file__).parent
 BACKEND_NAMES = re.compile(r"\b(sqlite|postgres\w*|mongo\w*|asyncpg|aiosqlite|pymongo)\b", re.I)
 # Modules that may name backends: docs of the registry's install hints; the test servers.
-ALLOWED = {CORE / "registry.py", CORE / "testing" / "servers.py"}
+ALLOWED = {
+    CORE / "registry.py",
+    CORE / "testing" / "servers.py",
+    CORE / "testing" / "replication.py",
+}
 
 
 def _sources() -> list[Path]:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from repokit.backend import Select
-from repokit.conditions import TRUE, Condition, Order, and_, not_
+from repokit.conditions import And, Condition, Op, Order, and_, not_
 from repokit.cursors import fingerprint, keyset_after, reverse
 from repokit.database import Session
 from repokit.errors import EntityNotFound, InvalidQuery, excerpt
 from repokit.pagination import CursorPagination, OffsetPagination, Page, Pagination
+from repokit.planning import AND, COMPARE, Plan, plan, plan_into
 from repokit.scope import ScopeArg
-from repokit.tables import Row
+from repokit.tables import Row, Table
 from repokit.utilities.base import Deleted, Utility
 
 __all__ = ["BatchQuerier", "Querier"]
@@ -21,9 +22,37 @@ T = TypeVar("T")
 
 
 class Querier(Utility[T]):
-    """Reads single entities by primary key."""
+    """Reads single entities by primary key.
 
-    __slots__ = ()
+    A get is planned once per Querier and soft-delete view (:mod:`repokit.planning`):
+    the condition "key AND visible" always has the same shape key, and its
+    only varying operand is the key, in slot 0. Each get then reuses that key
+    (and, on a backend that compiles per key, the compiled statement) with
+    its own key as the operand; a scope's condition, when given, is planned
+    after it on each call.
+    """
+
+    __slots__ = ("_prepared",)
+
+    def __init__(self, table: Table[T]) -> None:
+        super().__init__(table)
+        #: Per soft-delete view: the view's condition, and its key items and operands.
+        self._prepared: dict[Deleted, _PreparedGet] = {}
+
+    def _prepare(self, deleted: Deleted) -> _PreparedGet:
+        visible = self.visibility(deleted)
+        operands: list[Any] = [None]  # slot 0: the key, given by each call
+        key = plan_into(visible, operands)
+        if key is True:
+            items: tuple[Hashable, ...] = ()
+        elif key is False:
+            items = (False,)
+        elif isinstance(visible, And):  # and_() flattens it into the get's condition
+            items = key[1]  # type: ignore[index]
+        else:
+            items = (key,)
+        prepared = self._prepared[deleted] = (visible, items, tuple(operands[1:]))
+        return prepared
 
     async def get(
         self,
@@ -39,16 +68,55 @@ class Querier(Utility[T]):
             EntityNotFound: missing, outside *scope*, or excluded by *deleted*.
         """
         normal = self.key(key)
-        where = self.key_condition(normal)
-        visible = self.visibility(deleted)
-        scope_cond = self.scope(scope)
-        if visible is not TRUE or scope_cond is not None:
-            where = and_(where, visible, *_opt(scope_cond))
-        query = Select(self.table, where, limit=1)
+        prepared = self._prepared.get(deleted)
+        if prepared is None:
+            prepared = self._prepare(deleted)
+        visible, items, rest = prepared
+        pk = self.table.key_condition(normal)
+        planned_pk = (COMPARE, self.table.primary_key, Op.EQ, 0)
+        if scope is None:
+            if not items:
+                where, planned = pk, Plan(planned_pk, (normal,))
+            elif items[0] is False:
+                where, planned = and_(pk, visible), _NOTHING
+            else:
+                where = and_(pk, visible)
+                planned = Plan((AND, (planned_pk, *items)), (normal, *rest))
+        else:
+            scope_cond = self.scope(scope)
+            assert scope_cond is not None
+            where = and_(pk, visible, scope_cond)
+            operands = [normal, *rest]
+            scoped = plan_into(scope_cond, operands)
+            if scoped is True:
+                scoped_items: tuple[Hashable, ...] = ()
+            elif isinstance(scope_cond, And):
+                scoped_items = scoped[1]  # type: ignore[index]
+            else:
+                scoped_items = (scoped,)
+            planned = Plan(_conjunction(planned_pk, (*items, *scoped_items)), tuple(operands))
+        if planned.key is False:
+            planned = _NOTHING
+        query = Select(self.table, where, limit=1, plan=planned)
         rows = await session.select(query)
         if not rows:
             raise EntityNotFound(self.table.entity_name, key)
         return self.table.from_row(rows[0])
+
+
+#: A get's soft-delete view: its condition, its plan's AND items after the key's, their operands.
+_PreparedGet = tuple[Condition, tuple[Hashable, ...], tuple[Any, ...]]
+
+
+#: The plan of FALSE: no operands.
+_NOTHING = Plan(False, ())
+
+
+def _conjunction(first: Hashable, items: tuple[Hashable, ...]) -> Hashable:
+    """The plan key of ``and_(first, *items)``, as :func:`~repokit.planning.plan` makes it."""
+    if False in items:
+        return False
+    return (AND, (first, *items)) if items else first
 
 
 def _opt(condition: Condition | None) -> tuple[Condition, ...]:
@@ -132,14 +200,16 @@ class BatchQuerier(Utility[T]):
         """
         where = self.where(conditions, scope, deleted)
         ordered = self.total_order(orders)
-        bound_to = fingerprint(self.table, where, ordered)
+        # Planned once: for the cursors' fingerprint and for the backend.
+        planned = plan(where)
+        bound_to = fingerprint(self.table, where, ordered, planned=planned)
         if pagination is None or isinstance(pagination, OffsetPagination):
             rows, total, has_next, has_previous = await self._offset(
-                session, where, ordered, pagination, total_count
+                session, where, planned, ordered, pagination, total_count
             )
         elif isinstance(pagination, CursorPagination):
             rows, total, has_next, has_previous = await self._keyset(
-                session, where, ordered, pagination, total_count, bound_to
+                session, where, planned, ordered, pagination, total_count, bound_to
             )
         else:
             raise InvalidQuery(f"unknown pagination {excerpt(pagination)}")
@@ -173,16 +243,17 @@ class BatchQuerier(Utility[T]):
         self,
         session: Session,
         where: Condition,
+        planned: Plan,
         orders: Sequence[Order],
         pagination: OffsetPagination | None,
         with_count: bool,
     ) -> tuple[list[Row], int | None, bool, bool]:
         if pagination is None:
-            query = Select(self.table, where, tuple(orders))
+            query = Select(self.table, where, tuple(orders), plan=planned)
             rows, total = await session.select_page(query, with_count=with_count)
             return rows, total, False, False
         limit, offset = pagination.limit, pagination.offset
-        query = Select(self.table, where, tuple(orders), limit + 1, offset)
+        query = Select(self.table, where, tuple(orders), limit + 1, offset, planned)
         rows, total = await session.select_page(query, with_count=with_count)
         has_next = len(rows) > limit
         if offset == 0:
@@ -199,6 +270,7 @@ class BatchQuerier(Utility[T]):
         self,
         session: Session,
         where: Condition,
+        planned: Plan,
         orders: tuple[Order, ...],
         pagination: CursorPagination,
         with_count: bool,
@@ -224,7 +296,8 @@ class BatchQuerier(Utility[T]):
             probes = (behind,)
             if values[-1] is not None:
                 probes = (and_(behind, self.table.key_condition(values[-1])), behind)
-        query = Select(self.table, page_where, walk, size + 1)
+        page_plan = planned if boundary is None else None  # where's plan is the first page's
+        query = Select(self.table, page_where, walk, size + 1, plan=page_plan)
         window = await session.select_window(
             query, count=where if with_count else None, probes=probes
         )

@@ -6,9 +6,10 @@ dropped after it, so they never meet the contract suite's tables.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -16,7 +17,7 @@ from typing import Annotated, Any
 
 import pytest
 import pytest_asyncio
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 
 from repokit import Database, MaxLength, Numeric, StatusMarker, Table, Unique
 from repokit_mongodb.backend import database_name_of
@@ -103,3 +104,49 @@ def _new_thing(tenant: str = "acme", **values: Any) -> Thing:
 def new_thing() -> Callable[..., Thing]:
     """``new_thing(tenant="acme", **values)``: a thing with a fresh id and name."""
     return _new_thing
+
+
+class Commands(monitoring.CommandListener):
+    """The names of the commands sent, with their bodies, while recording."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+        self.recording = False
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if self.recording and event.command_name not in ("hello", "endSessions"):
+            self.sent.append((event.command_name, dict(event.command)))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _ in self.sent]
+
+    @contextlib.contextmanager
+    def record(self) -> Iterator[None]:
+        self.sent.clear()
+        self.recording = True
+        try:
+            yield
+        finally:
+            self.recording = False
+
+
+@pytest_asyncio.fixture
+async def watched(
+    mongodb_url: str, things: Table[Thing]
+) -> AsyncIterator[tuple[Database, Commands]]:
+    """A database whose client reports every command it sends."""
+    commands = Commands()
+    database = await Database.connect(mongodb_url, event_listeners=[commands])
+    await database.create_tables(things)
+    try:
+        yield database, commands
+    finally:
+        await database.drop_tables(things)
+        await database.close()

@@ -9,15 +9,12 @@ and a condition that pins the primary key reads one document by ``_id``.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from bson import Int64
-from pymongo import monitoring
 
 from repokit import Database, OffsetPagination, Repository, Table, and_
 from repokit.conditions import And, Compare, Op
@@ -26,7 +23,7 @@ from repokit_mongodb.backend import supports_snapshot_reads
 from repokit_mongodb.codec import Codec
 from repokit_mongodb.query import pinned_key, sort_is_indexed, to_query
 
-from .conftest import Thing
+from .conftest import Commands, Thing
 
 # -- query documents -----------------------------------------------------------------------
 
@@ -93,52 +90,6 @@ def test_snapshot_reads_need_mongodb_5_and_transactions(
 
 
 # -- commands on the server ----------------------------------------------------------------
-
-
-class Commands(monitoring.CommandListener):
-    """The names of the commands sent, with their bodies, while recording."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, dict[str, Any]]] = []
-        self.recording = False
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if self.recording and event.command_name not in ("hello", "endSessions"):
-            self.sent.append((event.command_name, dict(event.command)))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-    @property
-    def names(self) -> list[str]:
-        return [name for name, _ in self.sent]
-
-    @contextlib.contextmanager
-    def record(self) -> Iterator[None]:
-        self.sent.clear()
-        self.recording = True
-        try:
-            yield
-        finally:
-            self.recording = False
-
-
-@pytest_asyncio.fixture
-async def watched(
-    mongodb_url: str, things: Table[Thing]
-) -> AsyncIterator[tuple[Database, Commands]]:
-    """A database whose client reports every command it sends."""
-    commands = Commands()
-    database = await Database.connect(mongodb_url, event_listeners=[commands])
-    await database.create_tables(things)
-    try:
-        yield database, commands
-    finally:
-        await database.drop_tables(things)
-        await database.close()
 
 
 @pytest.mark.asyncio

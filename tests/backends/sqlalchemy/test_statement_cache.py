@@ -1,6 +1,6 @@
 """Statements are compiled once per shape and reused with new operands, never wrongly.
 
-Every kind of condition node, both IN spellings, every match kind, negations,
+Every kind of condition node, every IN spelling (long float lists too), every match kind, negations,
 paging with and without offsets and counts, updates and deletes: each is run
 twice with different operands. The second run must compile nothing new, no
 shape may fail the cache's self-check, and both runs must return what the
@@ -49,6 +49,7 @@ async def _workout(repo: Repository[Any, uuid.UUID], things: Table[Any], n: int)
         c.name.contains("", ignore_case=True),
         not_(c.count.in_([n]) | c.code.startswith("c")),
         c.price > Decimal(n),
+        c.ratio.in_([float(i) for i in range(n, n + 70)]),  # floats: bound one by one
     ]
     for condition in conditions:
         seen.append(sorted(t.count for t in (await repo.search(conditions=[condition])).items))

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Self
 from urllib.parse import unquote
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, ReadPreference
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -104,6 +104,12 @@ def supports_snapshot_reads(hello: Mapping[str, Any]) -> bool:
 class MongoBackend(Backend):
     """repokit on MongoDB through PyMongo's native async API.
 
+    Reads outside transactions follow the client's read preference (the
+    URL's ``readPreference``, ``maxStalenessSeconds``…): a replica set's
+    secondaries serve them when it says so. Read-write sessions, and
+    read-only ones that must read their own writes
+    (``begin_readonly_session(primary=True)``), read the primary.
+
     Args:
         client: the client to run on.
         database: the database holding the collections.
@@ -114,6 +120,8 @@ class MongoBackend(Backend):
             Snapshot reads are asked of the server either way (once, before
             the first session), unless *transactions* is ``False``.
     """
+
+    routes_reads = True
 
     def __init__(
         self,
@@ -128,6 +136,11 @@ class MongoBackend(Backend):
         self.client = client
         self.database: AsyncDatabase[dict[str, Any]] = client.get_database(
             database, codec_options=CODEC_OPTIONS
+        )
+        # Transactions and read-your-writes reads: on the primary, whatever read
+        # preference the URL gives the client (a transaction refuses any other).
+        self._primary: AsyncDatabase[dict[str, Any]] = client.get_database(
+            database, codec_options=CODEC_OPTIONS, read_preference=ReadPreference.PRIMARY
         )
         self._owns_client = owns_client
         self._codecs: dict[int, Codec] = {}
@@ -220,8 +233,12 @@ class MongoBackend(Backend):
             codec = self._codecs[id(table)] = Codec(table)
         return codec
 
-    def collection(self, table: Table[Any]) -> AsyncCollection[dict[str, Any]]:
-        """The collection of *table*."""
+    def collection(
+        self, table: Table[Any], *, primary: bool = False
+    ) -> AsyncCollection[dict[str, Any]]:
+        """The collection of *table*; *primary*: read from the primary whatever the URL says."""
+        if primary:
+            return self._primary.get_collection(table.name)
         return self.database.get_collection(table.name)
 
     async def require_table(self, table: Table[Any]) -> None:
@@ -320,6 +337,13 @@ class MongoBackend(Backend):
     # -- sessions ---------------------------------------------------------------------------
 
     async def open_session(self, *, read_only: bool) -> MongoSession:
+        return await self._open(read_only=read_only, primary=not read_only)
+
+    async def open_primary_read(self) -> MongoSession:
+        """A read-only session whose reads go to the primary, whatever the read preference."""
+        return await self._open(read_only=True, primary=True)
+
+    async def _open(self, *, read_only: bool, primary: bool) -> MongoSession:
         await self._ready()
         leave = await self._gate.enter()
         try:
@@ -328,7 +352,7 @@ class MongoBackend(Backend):
         except BaseException:
             leave()
             raise
-        return MongoSession(self, session, read_only=read_only, leave=leave)
+        return MongoSession(self, session, read_only=read_only, primary=primary, leave=leave)
 
     async def _client_session(self, read_only: bool) -> AsyncClientSession:
         """A snapshot session for reads where the server has them, else a transaction."""
@@ -336,7 +360,9 @@ class MongoBackend(Backend):
             return self.client.start_session(snapshot=True)
         session = self.client.start_session()
         if self.capabilities.transactions:
-            await session.start_transaction(read_concern=ReadConcern("snapshot"))
+            await session.start_transaction(
+                read_concern=ReadConcern("snapshot"), read_preference=ReadPreference.PRIMARY
+            )
         return session
 
     async def close(self) -> None:

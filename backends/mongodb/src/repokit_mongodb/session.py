@@ -78,25 +78,51 @@ class MongoSession(BackendSession):
         session: AsyncClientSession,
         *,
         read_only: bool,
+        primary: bool = True,
         leave: Callable[[], None] = lambda: None,
     ) -> None:
         super().__init__(read_only=read_only)
         self._backend = backend
+        self._primary = primary  # reads go to the primary, whatever the read preference
         self._session = session
         self._open = True
         self._leave = leave  # gives back the session's slot in the backend's fair gate
+        self._single = False  # the work is one write (see single_statement)
 
     # -- helpers ----------------------------------------------------------------------------
 
     async def _collection(
-        self, table: Table[Any], *, write: bool = False
+        self, table: Table[Any], *, write: bool = False, alone: bool = False
     ) -> tuple[Collection, Codec]:
+        """The table's collection and codec, for an operation about to run.
+
+        *alone*: the operation is one atomic command, so as the session's only
+        work (:meth:`single_statement`) it runs outside the transaction.
+        """
         if write and self.read_only:
             raise UnsupportedOperation("a read-only session refuses writes")
         if not self._open:
             raise RepositoryError("the session has ended; open a new one")
+        if self._single:
+            self._single = False
+            if alone and self._transactional:
+                # No command has run, so the server never saw the transaction: the
+                # driver ends it without a round trip, and the commit sends none.
+                await self._session.abort_transaction()
         await self._backend.require_table(table)  # a set lookup once the table is known
-        return self._backend.collection(table), self._backend.codec(table)
+        return self._backend.collection(table, primary=self._primary), self._backend.codec(table)
+
+    def single_statement(self) -> None:
+        """Run an insert of the session's only work outside the transaction.
+
+        Inserting one document is atomic on its own: this saves the
+        ``commitTransaction`` round trip. Updates and deletes keep the
+        transaction: inside it they settle the condition with a point read
+        and write by ``_id`` alone (:meth:`_target`), where outside one the
+        write must repeat the whole condition, which simpler planners
+        (SecantusDB's) serve with a collection scan.
+        """
+        self._single = True
 
     @property
     def _transactional(self) -> bool:
@@ -207,7 +233,7 @@ class MongoSession(BackendSession):
     # -- writes -----------------------------------------------------------------------------
 
     async def insert(self, table: Table[Any], rows: Sequence[Row]) -> None:
-        collection, codec = await self._collection(table, write=True)
+        collection, codec = await self._collection(table, write=True, alone=len(rows) == 1)
         documents = [codec.to_document(row) for row in rows]
         size = self._backend.max_write_batch_size
         inserted: list[Any] = []

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Self
@@ -34,6 +35,7 @@ from repokit.errors import (
 )
 from repokit.gate import FairGate
 from repokit.observability import Endpoint
+from repokit.shielding import shielded
 from repokit.tables import Table
 from repokit_sqlalchemy.dialect import SQLDialect
 from repokit_sqlalchemy.dialects import (
@@ -344,6 +346,28 @@ class SQLAlchemyBackend(Backend):
         lease.gate = gate
         lease.turn = turn
         return SQLAlchemySession(self, lease, read_only=read_only)
+
+    async def replica_lag(self) -> float | None:
+        """The server's replay lag in seconds (:attr:`SQLDriver.replica_lag_sql`).
+
+        ``math.inf`` while the server cannot tell yet (a standby that has
+        replayed no commit since it started), ``None`` on a dialect that
+        cannot measure it (SQLite).
+        """
+        sql = self.dialect.replica_lag_sql
+        if sql is None:
+            return None
+        session = await self.open_session(read_only=True)
+        try:
+            lease = session._live()
+            try:
+                records = await self.dialect.fetch(lease.driver, sql, (), None)
+            except Exception as exc:
+                raise session._error(exc, None) from exc
+        finally:
+            await shielded(session.rollback())
+        value = records[0][0]
+        return math.inf if value is None else float(value)
 
     async def _new_lease(self) -> Lease:
         if self._closed:

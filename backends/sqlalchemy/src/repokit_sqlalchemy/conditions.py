@@ -25,11 +25,13 @@ comparisons keep indexes usable, unlike ``coalesce(…)`` wrappers.
 Orders put ``None`` first ascending and last descending (CONTRACT §5):
 ``NULLS FIRST`` / ``NULLS LAST`` where the dialect needs it spelled out.
 
-Statements are compiled once per *shape* (:mod:`repokit_sqlalchemy.statements`):
-every operand becomes a parameter named ``p0``, ``p1``, … in the order the
-compiler binds it (:class:`Binder`), and :func:`shape` walks a condition the
-same way to produce its cache key and its operands in that order, without
-building any SQL. Two conditions with the same key compile to the same SQL.
+Statements are compiled once per plan key (:mod:`repokit.planning`,
+:mod:`repokit_sqlalchemy.statements`), and compiled *from the key*: the
+compiler below reads only the key, the table and the dialect, so two
+conditions with the same key compile to the same SQL. Each operand's slot
+is in the key; its parameter is named ``p<slot>``, and a value a dialect
+derives from it (a LIKE pattern, a length, a JSON array) ``p<slot>_<n>``,
+with the derivation kept for bind time (:class:`Binder`).
 """
 
 from __future__ import annotations
@@ -41,24 +43,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import BindParameter, ColumnElement, UnaryExpression
 
-from repokit.conditions import (
-    And,
-    Compare,
-    Condition,
-    Const,
-    In,
-    IsNull,
-    Match,
-    Not,
-    Op,
-    Or,
-    Order,
-    unknown_node,
-)
+from repokit.conditions import Condition, Op, Order
+from repokit.planning import AND, COMPARE, IN, MATCH, NOT, NULL, OR, plan_into
 from repokit.tables import Table
-from repokit_sqlalchemy.dialect import SQLSpelling
+from repokit_sqlalchemy.dialect import Bind, Derive, SQLSpelling
 
-__all__ = ["Binder", "compile_condition", "compile_orders", "shape"]
+__all__ = ["Binder", "compile_condition", "compile_orders", "compile_planned"]
 
 _Comparator = Callable[[Any, Any], ColumnElement[bool]]
 
@@ -81,24 +71,38 @@ _COMPLEMENT = {
 
 
 class Binder:
-    """Makes a statement's parameters, named ``p0``, ``p1``, … in binding order.
+    """Makes a statement's parameters from a plan's operands, by slot.
 
-    :attr:`values` keeps the operands in that order, so a statement compiled
-    once can be run again with another condition of the same shape.
+    ``p<slot>`` binds operand *slot* itself; ``p<slot>_<n>`` a value derived
+    from it. :attr:`params` keeps, per parameter name, the slot and the
+    derivation, so that a statement compiled once runs with the operands of
+    any plan of the same key (:class:`repokit_sqlalchemy.statements.Statement`).
+    The values bound at compile time are those of :attr:`operands`.
     """
 
-    __slots__ = ("values",)
+    __slots__ = ("operands", "params")
 
-    def __init__(self) -> None:
-        self.values: list[Any] = []
+    def __init__(self, operands: Sequence[Any] = ()) -> None:
+        self.operands = operands
+        #: Parameter name -> (slot, derivation or ``None``), in binding order.
+        self.params: dict[str, tuple[int, Derive | None]] = {}
 
-    def __call__(self, value: Any, type_: sa.types.TypeEngine[Any]) -> BindParameter[Any]:
-        name = f"p{len(self.values)}"
-        self.values.append(value)
-        return sa.bindparam(name, value, type_=type_)
+    def __call__(
+        self, slot: int, type_: sa.types.TypeEngine[Any], derive: Derive | None = None
+    ) -> BindParameter[Any]:
+        name = f"p{slot}" if derive is None else f"p{slot}_{len(self.params)}"
+        self.params[name] = (slot, derive)
+        value = self.operands[slot]
+        return sa.bindparam(name, value if derive is None else derive(value), type_=type_)
+
+    def slot(self, slot: int) -> Bind:
+        """The binder of one slot, as a dialect's spelling takes it (:class:`Bind`)."""
+        return lambda type_, derive=None, /: self(slot, type_, derive)
 
 
 class _Compiler:
+    """Compiles a plan key (:mod:`repokit.planning`) once per key: not on a per-call path."""
+
     __slots__ = ("bind", "columns", "dialect", "table")
 
     def __init__(
@@ -112,48 +116,44 @@ class _Compiler:
     def column(self, field: str) -> tuple[ColumnElement[Any], bool]:
         return self.columns.c[field], self.table.fields[field].type.nullable
 
-    def compile(self, condition: Condition, negated: bool) -> ColumnElement[bool]:
-        # isinstance, not match, as in shape(), which mirrors this (see unknown_node).
-        if isinstance(condition, Compare):
-            return self.compare(condition, negated)
-        if isinstance(condition, And | Or):
-            parts = [self.compile(item, negated) for item in condition.items]
+    def compile(self, key: Any, negated: bool) -> ColumnElement[bool]:
+        if key is True or key is False:
+            return sa.true() if key != negated else sa.false()
+        tag = key[0]
+        if tag == COMPARE:
+            return self.compare(key[1], key[2], key[3], negated)
+        if tag in (AND, OR):
+            parts = [self.compile(item, negated) for item in key[1]]
             # De Morgan: NOT (a AND b) = NOT a OR NOT b.
-            return sa.or_(*parts) if isinstance(condition, And) == negated else sa.and_(*parts)
-        if isinstance(condition, Not):
-            return self.compile(condition.item, not negated)
-        if isinstance(condition, IsNull):
-            column, _ = self.column(condition.field)
+            return sa.or_(*parts) if (tag == AND) == negated else sa.and_(*parts)
+        if tag == NOT:
+            return self.compile(key[1], not negated)
+        if tag == NULL:
+            column, _ = self.column(key[1])
             return column.is_not(None) if negated else column.is_(None)
-        if isinstance(condition, In):
-            column, nullable = self.column(condition.field)
-            ftype = self.table.fields[condition.field].type
-            found = self.dialect.in_(column, condition.values, ftype, self.bind)
+        if tag == IN:
+            _, field, size, slot = key
+            column, nullable = self.column(field)
+            ftype = self.table.fields[field].type
+            found = self.dialect.in_(column, size, ftype, self.bind.slot(slot))
             return self.complement(found, column, nullable) if negated else found
-        if isinstance(condition, Match):
-            return self.match(condition, negated)
-        if isinstance(condition, Const):
-            return sa.true() if condition.value != negated else sa.false()
-        raise unknown_node(condition)  # mypy: every member of Condition is handled above
+        if tag == MATCH:
+            _, field, kind, slot = key
+            column, nullable = self.column(field)
+            found = self.dialect.match(column, kind, self.bind.slot(slot))
+            return self.complement(found, column, nullable) if negated else found
+        raise TypeError(f"unknown plan key {key!r}")
 
-    def compare(self, condition: Compare, negated: bool) -> ColumnElement[bool]:
-        column, nullable = self.column(condition.field)
-        op = _COMPLEMENT[condition.op] if negated else condition.op
+    def compare(self, field: str, op: Op, slot: int, negated: bool) -> ColumnElement[bool]:
+        column, nullable = self.column(field)
+        compared = _COMPLEMENT[op] if negated else op
         # A typed parameter, never a constant: SQLAlchemy would turn == True into IS true.
-        operand = self.bind(condition.value, column.type)
-        expression = _OPERATORS[op](column, operand)
+        operand = self.bind(slot, column.type)
+        expression = _OPERATORS[compared](column, operand)
         # Only != matches null; so does the complement of every other operator.
-        if nullable and (condition.op is Op.NE) != negated:
+        if nullable and (op is Op.NE) != negated:
             return sa.or_(expression, column.is_(None))
         return expression
-
-    def match(self, condition: Match, negated: bool) -> ColumnElement[bool]:
-        column, nullable = self.column(condition.field)
-        if not condition.pattern:
-            # Every string contains, starts and ends with "".
-            return column.is_(None) if negated else column.is_not(None)
-        found = self.dialect.match(column, condition.kind, condition.pattern, self.bind)
-        return self.complement(found, column, nullable) if negated else found
 
     @staticmethod
     def complement(
@@ -164,48 +164,31 @@ class _Compiler:
         return sa.or_(inverted, column.is_(None)) if nullable else inverted
 
 
+def compile_planned(
+    key: Hashable, table: Table[Any], columns: sa.Table, dialect: SQLSpelling, bind: Binder
+) -> ColumnElement[bool]:
+    """The condition planned as *key* on *table*: a never-unknown SQL expression over *columns*.
+
+    Reads nothing but *key* (and the table's fields): equal keys, equal SQL.
+    Operands are bound through *bind*, by the slots the key names.
+    """
+    return _Compiler(table, columns, dialect, bind).compile(key, False)
+
+
 def compile_condition(
     condition: Condition,
     table: Table[Any],
     columns: sa.Table,
     dialect: SQLSpelling,
-    bind: Binder | None = None,
 ) -> ColumnElement[bool]:
-    """*condition* on *table* as a never-unknown SQL expression over *columns*."""
-    return _Compiler(table, columns, dialect, bind or Binder()).compile(condition, False)
+    """*condition* on *table* as a never-unknown SQL expression over *columns*.
 
-
-def shape(
-    condition: Condition, table: Table[Any], dialect: SQLSpelling, values: list[Any]
-) -> Hashable:
-    """The cache key of *condition*'s SQL; appends its operands to *values* in binding order.
-
-    Mirrors :class:`_Compiler` node for node: whatever changes the SQL text
-    (node kinds, fields, operators, constants, how an IN list or a match is
-    spelled) is in the key, and every value the compiler binds is appended.
+    Planned and compiled on the spot, its operands bound as values (a partial
+    index's WHERE, compiled into DDL).
     """
-    # Runs for every statement: isinstance, not match (see unknown_node).
-    if isinstance(condition, Compare):
-        values.append(condition.value)
-        return (condition.field, condition.op)
-    if isinstance(condition, And | Or):
-        parts = tuple(shape(item, table, dialect, values) for item in condition.items)
-        return ("and" if isinstance(condition, And) else "or", parts)
-    if isinstance(condition, Not):
-        return ("not", shape(condition.item, table, dialect, values))
-    if isinstance(condition, IsNull):
-        return ("null", condition.field)
-    if isinstance(condition, In):
-        ftype = table.fields[condition.field].type
-        return ("in", condition.field, dialect.in_shape(condition.values, ftype, values))
-    if isinstance(condition, Match):
-        if not condition.pattern:
-            return ("match", condition.field, None)
-        key = dialect.match_shape(condition.kind, condition.pattern, values)
-        return ("match", condition.field, key)
-    if isinstance(condition, Const):
-        return condition.value
-    raise unknown_node(condition)  # mypy: every member of Condition is handled above
+    operands: list[Any] = []
+    key = plan_into(condition, operands)
+    return compile_planned(key, table, columns, dialect, Binder(operands))
 
 
 def compile_orders(

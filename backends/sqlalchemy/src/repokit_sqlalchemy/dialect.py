@@ -20,9 +20,9 @@ from __future__ import annotations
 import asyncio
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -30,10 +30,12 @@ from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from repokit.capabilities import Capabilities
 from repokit.conditions import MatchKind
+from repokit.planning import SizeClass
 from repokit.types import FieldType
 
 __all__ = [
     "Bind",
+    "Derive",
     "DialectRegistration",
     "DriverError",
     "Failure",
@@ -42,8 +44,21 @@ __all__ = [
     "SQLSpelling",
 ]
 
-#: Makes a named statement parameter for a value (:class:`repokit_sqlalchemy.conditions.Binder`).
-Bind = Callable[[Any, sa.types.TypeEngine[Any]], BindParameter[Any]]
+#: A value a dialect binds in place of an operand, computed from it at bind time.
+Derive = Callable[[Any], Any]
+
+
+class Bind(Protocol):
+    """Binds one planned node's operand (:class:`repokit_sqlalchemy.conditions.Binder`).
+
+    ``bind(type_)`` is a parameter holding the operand itself; ``bind(type_,
+    derive)`` one holding ``derive(operand)``, computed when the statement
+    runs (so a statement compiled once serves every operand).
+    """
+
+    def __call__(
+        self, type_: sa.types.TypeEngine[Any], derive: Derive | None = None, /
+    ) -> BindParameter[Any]: ...
 
 
 class Failure(enum.Enum):
@@ -87,25 +102,25 @@ class SQLSpelling(ABC):
 
     # -- predicates --------------------------------------------------------------------------
 
+    # Both decide their spelling from the planned node alone (repokit.planning): what
+    # they bind comes from the operand's slot at run time, through *bind*, so any
+    # value they need besides the operand is derived from it there (Derive).
+
     @abstractmethod
     def in_(
-        self, column: ColumnElement[Any], values: Sequence[Any], ftype: FieldType, bind: Bind
+        self, column: ColumnElement[Any], size: SizeClass, ftype: FieldType, bind: Bind
     ) -> ColumnElement[bool]:
-        """``column`` equals one of *values* (non-empty, no nulls); null for a null column."""
+        """``column`` equals one of the operand's values; null for a null column.
+
+        The operand is a tuple of values (non-empty, no nulls) of the size
+        class *size* (:func:`repokit.planning.size_class`): exactly that many,
+        or :data:`~repokit.planning.MANY`, which must be spelled one way for
+        any length.
+        """
 
     @abstractmethod
-    def in_shape(self, values: Sequence[Any], ftype: FieldType, out: list[Any]) -> Hashable:
-        """How :meth:`in_` spells *values* (part of a cache key); append what it binds to *out*."""
-
-    @abstractmethod
-    def match(
-        self, column: ColumnElement[Any], kind: MatchKind, pattern: str, bind: Bind
-    ) -> ColumnElement[bool]:
-        """Literal, case-sensitive match of a non-empty *pattern*; null for a null column."""
-
-    @abstractmethod
-    def match_shape(self, kind: MatchKind, pattern: str, out: list[Any]) -> Hashable:
-        """How :meth:`match` spells *pattern* (part of a cache key); append what it binds."""
+    def match(self, column: ColumnElement[Any], kind: MatchKind, bind: Bind) -> ColumnElement[bool]:
+        """Literal, case-sensitive match of the operand (a non-empty pattern); null for null."""
 
     #: Whether ORDER BY needs explicit NULLS FIRST / LAST for nulls to sort smallest.
     explicit_nulls_order: bool = True
@@ -137,6 +152,9 @@ class SQLDriver(ABC):
     name: str
     #: The capabilities of a backend on this dialect.
     capabilities: Capabilities
+    #: A query of one row and column: the seconds the server's data is behind its
+    #: primary's (0 on a server that is no replica); ``None``: the database cannot tell.
+    replica_lag_sql: str | None = None
 
     # -- engine ------------------------------------------------------------------------------
 

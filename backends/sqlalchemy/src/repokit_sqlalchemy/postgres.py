@@ -19,7 +19,8 @@ one statement. repokit refuses their writes before any I/O.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Generator, Hashable, Mapping, Sequence
+import functools
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, assert_type
 from uuid import UUID
@@ -33,6 +34,7 @@ from sqlalchemy.types import TypeDecorator
 
 from repokit.capabilities import Capabilities
 from repokit.conditions import MatchKind
+from repokit.planning import SizeClass
 from repokit.types import FieldType, Kind
 from repokit_sqlalchemy.dialect import (
     Bind,
@@ -68,9 +70,14 @@ def _like_pattern(kind: MatchKind, pattern: str) -> str:
         return f"%{literal}%"
     if kind is MatchKind.STARTSWITH:
         return f"{literal}%"
-    if TYPE_CHECKING:  # mypy: the one kind left; at run time, no test (shape() runs this)
+    if TYPE_CHECKING:  # mypy: the one kind left; at run time, no test (runs at bind time)
         assert_type(kind, Literal[MatchKind.ENDSWITH])
     return f"%{literal}"
+
+
+def _first(values: tuple[Any, ...]) -> Any:
+    """The one value of a single-valued IN operand."""
+    return values[0]
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -152,32 +159,20 @@ class PostgresSpelling(SQLSpelling):
     # -- predicates --------------------------------------------------------------------------
 
     def in_(
-        self, column: ColumnElement[Any], values: Sequence[Any], ftype: FieldType, bind: Bind
+        self, column: ColumnElement[Any], size: SizeClass, ftype: FieldType, bind: Bind
     ) -> ColumnElement[bool]:
         # One array parameter: the statement text (and asyncpg's prepared statement)
         # is the same for any number of values.
-        if len(values) == 1:
-            return column == bind(values[0], column.type)
+        if size == 1:
+            return column == bind(column.type, _first)
         array = postgresql.ARRAY(_array_element(ftype))
-        return column == sa.any_(bind(list(values), array))
+        return column == sa.any_(bind(array, list))
 
-    def in_shape(self, values: Sequence[Any], ftype: FieldType, out: list[Any]) -> Hashable:
-        if len(values) == 1:
-            out.append(values[0])
-            return 1
-        out.append(list(values))
-        return "array"
-
-    def match(
-        self, column: ColumnElement[Any], kind: MatchKind, pattern: str, bind: Bind
-    ) -> ColumnElement[bool]:
+    def match(self, column: ColumnElement[Any], kind: MatchKind, bind: Bind) -> ColumnElement[bool]:
         # LIKE with %, _ and the escape character itself escaped in the operand
         # (the columns are COLLATE "C": byte-wise and case-sensitive).
-        return column.like(bind(_like_pattern(kind, pattern), sa.Text()), escape=_ESCAPE)
-
-    def match_shape(self, kind: MatchKind, pattern: str, out: list[Any]) -> Hashable:
-        out.append(_like_pattern(kind, pattern))
-        return kind
+        pattern = bind(sa.Text(), functools.partial(_like_pattern, kind))
+        return column.like(pattern, escape=_ESCAPE)
 
     # -- tables ------------------------------------------------------------------------------
 
@@ -192,6 +187,15 @@ class PostgresDialect(PostgresSpelling, SQLDialect):
     # A B-tree index row holds at most about a third of a page (2704 bytes, after
     # compression): 2000 bytes per text field leaves room for the rest of a key.
     capabilities = Capabilities(max_ids_per_statement=10_000, max_indexed_text_bytes=2000)
+    # A standby that replayed all the WAL it received is caught up (its last replayed
+    # commit may be old: nothing newer happened); otherwise the lag is the age of the
+    # last commit it replayed. No commit replayed since it started: unknown (NULL).
+    replica_lag_sql = (
+        "SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0.0"
+        " WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0.0"
+        " ELSE extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8"
+        " END"
+    )
 
     def engine_defaults(self, url: sa.URL) -> dict[str, Any]:
         return {}

@@ -6,8 +6,10 @@ deletes report matched rows from the statement itself, and a page with its
 total count is a single statement joining the count to the page, so both
 come from one snapshot whatever the isolation level.
 
-Statements are built with SQLAlchemy Core once per shape and then run on the
-driver connection directly (:mod:`repokit_sqlalchemy.statements`). A
+Conditions are planned by core (:mod:`repokit.planning`: a shape key and the
+operands, lifted in one walk); statements are built with SQLAlchemy Core once
+per key and then run on the driver connection directly
+(:mod:`repokit_sqlalchemy.statements`), bound with the plan's operands. A
 read-write session begins its transaction with its first statement, in the
 same round trip where the driver allows it (SQLite); a read-only session
 opens none: each of its statements is atomic on its own.
@@ -24,9 +26,10 @@ import sqlalchemy as sa
 from repokit.backend import BackendSession, Select, Window
 from repokit.conditions import Condition, Const
 from repokit.errors import BackendUnavailable, RepositoryError, UnsupportedOperation
+from repokit.planning import plan_into
 from repokit.shielding import shielded
 from repokit.tables import Row, Table
-from repokit_sqlalchemy.conditions import Binder, compile_condition, compile_orders, shape
+from repokit_sqlalchemy.conditions import Binder, compile_orders, compile_planned
 from repokit_sqlalchemy.errors import translate
 from repokit_sqlalchemy.schema import sql_table
 from repokit_sqlalchemy.statements import Statement
@@ -37,6 +40,11 @@ if TYPE_CHECKING:
 __all__ = ["SQLAlchemySession"]
 
 R = TypeVar("R")
+
+#: The slots of a read's limit and offset, ``None`` for those it does not have.
+_Slots = tuple[int | None, int | None]
+#: A window's plan keys: page filter, count (if any), probes, and the page's slots.
+_Window = tuple[Hashable, Hashable | None, tuple[Hashable, ...], _Slots]
 
 _TOTAL = "repokit_total"
 _PROBED = "repokit_probed"
@@ -137,13 +145,21 @@ class SQLAlchemySession(BackendSession):
             lambda driver, begin: execute(driver, statement.sql, params, begin),
         )
 
-    def _where(
-        self, table: Table[Any], condition: Condition, bind: Binder
-    ) -> sa.ColumnElement[bool]:
-        return compile_condition(condition, table, sql_table(table), self._dialect, bind)
+    def _where(self, table: Table[Any], key: Hashable, bind: Binder) -> sa.ColumnElement[bool]:
+        return compile_planned(key, table, sql_table(table), self._dialect, bind)
 
-    def _shape(self, table: Table[Any], condition: Condition, values: list[Any]) -> Hashable:
-        return shape(condition, table, self._dialect, values)
+    @staticmethod
+    def _planned(query: Select, values: list[Any]) -> Hashable:
+        """The plan key of ``query.where``, its operands appended to *values*.
+
+        A plan core made already (``query.plan``, slots from 0) is taken as it is
+        when it comes first.
+        """
+        made = query.plan
+        if made is None or values:
+            return plan_into(query.where, values)
+        values.extend(made.operands)
+        return made.key
 
     # -- SPI ---------------------------------------------------------------------------------
 
@@ -156,9 +172,7 @@ class SQLAlchemySession(BackendSession):
         first = [rows[0][name] for name in names]
 
         def build(bind: Binder) -> sa.Insert:
-            return sa.insert(sql).values(
-                {n: bind(v, sql.c[n].type) for n, v in zip(names, first, strict=True)}
-            )
+            return sa.insert(sql).values({n: bind(i, sql.c[n].type) for i, n in enumerate(names)})
 
         statement, params = self._cache.get(("insert", table), first, build)
         if len(rows) == 1:
@@ -173,53 +187,63 @@ class SQLAlchemySession(BackendSession):
         )
 
     def _select(
-        self, query: Select, bind: Binder, where: sa.ColumnElement[bool] | None = None
+        self,
+        query: Select,
+        key: Hashable,
+        slots: _Slots,
+        bind: Binder,
+        where: sa.ColumnElement[bool] | None = None,
     ) -> sa.Select[Any]:
         sql = sql_table(query.table)
         if where is None:
-            where = self._where(query.table, query.where, bind)
+            where = self._where(query.table, key, bind)
         statement = sa.select(sql).where(where)
         statement = statement.order_by(
             *compile_orders(query.orders, query.table, sql, self._dialect)
         )
-        if query.limit is not None:
-            statement = statement.limit(bind(query.limit, sa.Integer()))
-        if query.offset:
-            statement = statement.offset(bind(query.offset, sa.Integer()))
-        elif query.limit is not None and self._dialect.offset_with_limit:
+        limit, offset = slots
+        if limit is not None:
+            statement = statement.limit(bind(limit, sa.Integer()))
+        if offset is not None:
+            statement = statement.offset(bind(offset, sa.Integer()))
+        elif limit is not None and self._dialect.offset_with_limit:
             # SQLite's compiler would add an OFFSET parameter of its own (making the
             # statement uncacheable): a literal 0 instead.
             statement = statement.offset(sa.literal_column("0"))
         return statement
 
-    def _query_shape(
-        self, kind: str, query: Select, values: list[Any], where: Hashable = None
-    ) -> tuple[Hashable, ...]:
-        if where is None:
-            where = self._shape(query.table, query.where, values)
+    @staticmethod
+    def _slice(query: Select, values: list[Any]) -> _Slots:
+        """Append the limit and the offset (when there are) to *values*; return their slots."""
+        limit = offset = None
         if query.limit is not None:
+            limit = len(values)
             values.append(query.limit)
         if query.offset:
+            offset = len(values)
             values.append(query.offset)
-        limited = (query.limit is not None, bool(query.offset))
-        return (kind, query.table, where, query.orders, limited)
+        return limit, offset
 
     async def select(self, query: Select) -> list[Row]:
         values: list[Any] = []
-        key = self._query_shape("select", query, values)
-        statement, params = self._cache.get(key, values, lambda bind: self._select(query, bind))
+        where = self._planned(query, values)
+        slots = self._slice(query, values)
+        key = ("select", query.table, where, query.orders, slots)
+        statement, params = self._cache.get(
+            key, values, lambda bind: self._select(query, where, slots, bind)
+        )
         records = await self._fetch(query.table, statement, params)
         return self._backend.reader(query.table).rows(records)
 
     async def count(self, table: Table[Any], where: Condition) -> int:
         values: list[Any] = []
-        key = ("count", table, self._shape(table, where, values))
+        planned = plan_into(where, values)
+        key = ("count", table, planned)
 
         def build(bind: Binder) -> sa.Select[Any]:
             sql = sql_table(table)
-            return (
-                sa.select(sa.func.count()).select_from(sql).where(self._where(table, where, bind))
-            )
+            condition = self._where(table, planned, bind)
+            return sa.select(sa.func.count()).select_from(sql).where(condition)
 
         statement, params = self._cache.get(key, values, build)
         records = await self._fetch(table, statement, params)
@@ -246,12 +270,21 @@ class SQLAlchemySession(BackendSession):
         # scalar count several times faster than a join).
         table = query.table
         values: list[Any] = []
-        where = self._shape(table, query.where, values)
-        counted = None if count is None else self._shape(table, count, values)
-        probed = tuple(self._shape(table, probe, values) for probe in probes)
-        key = self._query_shape("window", query, values, (where, counted, probed))
+        # Planned into one list, in the order the statement binds them: page filter,
+        # count, probes, limit, offset (each key names its own slots).
+        where = self._planned(query, values)
+        if count is None:
+            counted = None
+        elif count is query.where:
+            counted = where  # the very same condition: the same operands, the same slots
+        else:
+            counted = plan_into(count, values)
+        probed = tuple([plan_into(probe, values) for probe in probes])
+        slots = self._slice(query, values)
+        planned: _Window = (where, counted, probed, slots)
+        key = ("window", table, planned, query.orders)
         statement, params = self._cache.get(
-            key, values, lambda bind: self._windowed(query, count, probes, bind)
+            key, values, lambda bind: self._windowed(query, planned, bind)
         )
         records = await self._fetch(table, statement, params)
         reader = self._backend.reader(table)
@@ -260,7 +293,7 @@ class SQLAlchemySession(BackendSession):
             statement, params = self._cache.get(
                 ("window_empty", *key[1:]),
                 values,
-                lambda bind: self._windowed(query, count, probes, bind, outer=True),
+                lambda bind: self._windowed(query, planned, bind, outer=True),
             )
             records = await self._fetch(table, statement, params)
             pk = reader.names.index(table.primary_key)
@@ -273,31 +306,24 @@ class SQLAlchemySession(BackendSession):
         return Window(rows, total, found)
 
     def _windowed(
-        self,
-        query: Select,
-        count: Condition | None,
-        probes: tuple[Condition, ...],
-        bind: Binder,
-        *,
-        outer: bool = False,
+        self, query: Select, planned: _Window, bind: Binder, *, outer: bool = False
     ) -> sa.Select[Any]:
-        # Bound in the order _window collected: page filter, count, probe, limit, offset.
         table = query.table
         sql = sql_table(table)
-        where = self._where(table, query.where, bind)
+        where, counted, probed, slots = planned
         extras: list[sa.ColumnElement[Any]] = []
-        if count is not None:
-            condition = self._where(table, count, bind)
+        if counted is not None:
+            condition = self._where(table, counted, bind)
             total = sa.select(sa.func.count()).select_from(sql).where(condition)
             extras.append(total.scalar_subquery().label(_TOTAL))
-        if probes:
+        if probed:
             # EXISTS (…) OR EXISTS (…): evaluated left to right, the first found wins.
             found = [
                 sa.select(sql.c[table.primary_key]).where(self._where(table, probe, bind)).exists()
-                for probe in probes
+                for probe in probed
             ]
             extras.append(sa.or_(*found).label(_PROBED))
-        page = self._select(query, bind, where)
+        page = self._select(query, where, slots, bind)
         if not outer:
             return page.add_columns(*extras)
         # The page LEFT JOIN'd to a single row: that row carries the extras even
@@ -349,16 +375,18 @@ class SQLAlchemySession(BackendSession):
         *,
         returning: bool,
     ) -> tuple[Statement, Sequence[Any]]:
+        # The new values take slots 0 … n-1; the condition's are planned after them.
         operands = list(values.values())
-        condition = self._shape(table, where, operands)
+        condition = plan_into(where, operands)
         key = ("update", table, tuple(values), tuple(increment), condition, returning)
 
         def build(bind: Binder) -> sa.Update:
             sql = sql_table(table)
-            assignments: dict[str, Any] = {f: bind(v, sql.c[f].type) for f, v in values.items()}
+            assignments: dict[str, Any] = {f: bind(i, sql.c[f].type) for i, f in enumerate(values)}
             for field in increment:
                 assignments[field] = sql.c[field] + sa.literal_column("1")
-            statement = sa.update(sql).values(assignments).where(self._where(table, where, bind))
+            restrict = self._where(table, condition, bind)
+            statement = sa.update(sql).values(assignments).where(restrict)
             return statement.returning(*sql.c) if returning else statement
 
         return self._cache.get(key, operands, build)
@@ -369,13 +397,14 @@ class SQLAlchemySession(BackendSession):
         # than the same delete with WHERE 1 = 1 on 20k rows).
         everything = isinstance(where, Const) and where.value
         values: list[Any] = []
-        key = ("delete", table, None if everything else self._shape(table, where, values))
+        planned = None if everything else plan_into(where, values)
+        key = ("delete", table, planned)
 
         def build(bind: Binder) -> sa.Delete:
             statement = sa.delete(sql_table(table))
-            if everything:
+            if planned is None:
                 return statement
-            return statement.where(self._where(table, where, bind))
+            return statement.where(self._where(table, planned, bind))
 
         statement, params = self._cache.get(key, values, build)
         return await self._execute(table, statement, params)

@@ -46,11 +46,12 @@ import asyncio
 import dataclasses
 import functools
 import json
+import operator
 import os
 import re
 import sqlite3
 import weakref
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, assert_type
 
 import sqlalchemy as sa
@@ -63,7 +64,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from repokit.capabilities import Capabilities
 from repokit.conditions import MatchKind
 from repokit.errors import BackendUnavailable, InvalidQuery, TransactionConflict
-from repokit.types import FieldType, Kind
+from repokit.planning import MANY, SizeClass
+from repokit.types import FieldType
 from repokit_sqlalchemy import sqlite_driver
 from repokit_sqlalchemy.dialect import (
     Bind,
@@ -99,8 +101,6 @@ _NO_SUCH_TABLE = "no such table:"
 # The code says what failed; the message only says which key.
 _FAILED_KEY = re.compile(r"constraint failed: (?:index '(?P<index>[^']+)'|(?P<columns>.+))$")
 
-#: From this many values on, IN takes its values as one JSON array.
-_JSON_EACH_FROM = 64
 #: Only for running the column types' bind processors, which do not depend on the driver.
 _PROCESSING = sqlite_dialect.dialect()
 #: Only for turning a URL into aiosqlite.connect() arguments.
@@ -129,48 +129,32 @@ class SQLiteSpelling(SQLSpelling):
     # -- predicates --------------------------------------------------------------------------
 
     def in_(
-        self, column: ColumnElement[Any], values: Sequence[Any], ftype: FieldType, bind: Bind
+        self, column: ColumnElement[Any], size: SizeClass, ftype: FieldType, bind: Bind
     ) -> ColumnElement[bool]:
-        if _one_by_one(values, ftype):
-            return column.in_([bind(value, column.type) for value in values])
+        # An exact size (fewer than EXACT_BELOW values, or floats: SQLite's JSON parser
+        # may round them differently) is bound value by value.
+        if size != MANY:
+            assert isinstance(size, int)
+            return column.in_([bind(column.type, operator.itemgetter(i)) for i in range(size)])
         # Long lists travel as one JSON array of stored forms: one bound variable
         # instead of one per value (SQLite allows 32766), and one statement text.
-        array = bind(_json_array(values, ftype), sa.Text())
+        array = bind(sa.Text(), functools.partial(_json_array, ftype=ftype))
         each: sa.Select[Any] = sa.select(sa.column("value")).select_from(sa.func.json_each(array))
         return column.in_(each)
 
-    def in_shape(self, values: Sequence[Any], ftype: FieldType, out: list[Any]) -> Hashable:
-        if _one_by_one(values, ftype):
-            out.extend(values)
-            return len(values)
-        out.append(_json_array(values, ftype))
-        return "json"
-
-    def match(
-        self, column: ColumnElement[Any], kind: MatchKind, pattern: str, bind: Bind
-    ) -> ColumnElement[bool]:
+    def match(self, column: ColumnElement[Any], kind: MatchKind, bind: Bind) -> ColumnElement[bool]:
         # LIKE is case-insensitive for ASCII in SQLite: compare substrings instead.
         # length() and substr() count characters, like Python's len().
-        # Constants are literal: a statement's only parameters are its operands.
-        operand = bind(pattern, sa.Text())
+        # Constants are literal: a statement's only parameters come from operands.
+        operand = bind(sa.Text())
         if kind is MatchKind.CONTAINS:
             return sa.func.instr(column, operand) > sa.literal_column("0")
         if kind is MatchKind.STARTSWITH:
             start: sa.ColumnElement[Any] = sa.literal_column("1")
-            return sa.func.substr(column, start, bind(len(pattern), sa.Integer())) == operand
-        if TYPE_CHECKING:  # mypy: the one kind left (match_shape mirrors this)
+            return sa.func.substr(column, start, bind(sa.Integer(), len)) == operand
+        if TYPE_CHECKING:  # mypy: the one kind left
             assert_type(kind, Literal[MatchKind.ENDSWITH])
-        return sa.func.substr(column, bind(-len(pattern), sa.Integer())) == operand
-
-    def match_shape(self, kind: MatchKind, pattern: str, out: list[Any]) -> Hashable:
-        out.append(pattern)
-        if kind is MatchKind.STARTSWITH:
-            out.append(len(pattern))
-        elif kind is MatchKind.ENDSWITH:
-            out.append(-len(pattern))
-        elif TYPE_CHECKING:  # mypy: the one kind left; at run time, no test (shape() runs this)
-            assert_type(kind, Literal[MatchKind.CONTAINS])
-        return kind
+        return sa.func.substr(column, bind(sa.Integer(), _negative_length)) == operand
 
     # -- tables ------------------------------------------------------------------------------
 
@@ -415,9 +399,9 @@ class SQLiteDialect(SQLiteSpelling, SQLDialect):
         return None
 
 
-def _one_by_one(values: Sequence[Any], ftype: FieldType) -> bool:
-    # Floats stay bound one by one: SQLite's JSON parser may round them differently.
-    return len(values) < _JSON_EACH_FROM or ftype.kind is Kind.FLOAT
+def _negative_length(pattern: str) -> int:
+    """substr()'s start for a suffix of *pattern*'s length."""
+    return -len(pattern)
 
 
 @functools.lru_cache(maxsize=256)
