@@ -2,8 +2,9 @@
 
 Domains own projects; users see the projects of their domain. The script
 creates, gets, searches (with scopes, offset and cursor pagination), updates
-with ``TriState``, soft-deletes, restores, purges and runs batch operations,
-printing what it does.
+with ``TriState``, soft-deletes, restores, purges, runs batch operations,
+upserts, runs a bulk update with an outcome per item and streams a domain's
+projects, printing what it does.
 
 Run it with no setup (SQLite in a temporary directory)::
 
@@ -250,6 +251,35 @@ async def main(url: str) -> None:
                     session=session,
                 )
         print("committed two writes in one transaction")
+
+        # upsert by a unique key: insert the first time, update the holder afterwards
+        for description in ("first import", "second import"):
+            done = await repo.upsert(
+                new_project("globex", "Athena", "hal", 0),  # a new id each time
+                on=("domain_name", "name"),
+                update=ProjectUpdate(description=TriState.update(description)),
+                scope=globex,
+            )
+            action = "inserted" if done.inserted else "updated"
+            print(f"upsert {action} Athena: {done.entity.description!r}")
+        athena = done.entity
+
+        # bulk: each item on its own (batch_* is all or nothing)
+        zeus = (await repo.search(scope=globex, conditions=[c.name == "Zeus"])).items[0]
+        outcomes = await repo.bulk_update(
+            {
+                zeus.id: ProjectUpdate(description=TriState.update("bulk")),
+                athena.id: ProjectUpdate(name=OptionalState.update("Zeus")),  # name taken
+                ProjectId(uuid.uuid4()): ProjectUpdate(description=TriState.nullify()),
+            },
+            scope=globex,
+        )
+        for outcome in outcomes:
+            print(f"  bulk item: {'ok' if outcome.ok else type(outcome.error).__name__}")
+
+        # stream every project of a domain in order, in chunks, with flat memory
+        names = [p.name async for p in repo.stream(scope=globex, orders=[c.name.asc()])]
+        print(f"streamed globex: {names}")
 
 
 def default_url() -> str:

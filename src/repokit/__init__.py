@@ -22,7 +22,7 @@ from repokit.conditions import (
     or_,
 )
 from repokit.cursors import MAX_CURSOR_LENGTH
-from repokit.database import Attempt, Database, Session, Transaction
+from repokit.database import Attempt, Database, Savepoint, Session, Transaction
 from repokit.drift import Remedy, SchemaAction, SchemaChange
 from repokit.errors import (
     BackendNotInstalled,
@@ -57,18 +57,23 @@ from repokit.repository import Repository
 from repokit.scope import GlobalScope, ScopeArg, SearchScope
 from repokit.sizes import MAX_ENTITY_BYTES
 from repokit.states import OptionalState, TriState, UpdaterSpec
-from repokit.tables import Index, StatusMarker, Table, TimestampMarker, Unique
+from repokit.tables import Index, StatusMarker, Table, TimestampMarker, Timestamps, Unique
 from repokit.types import MaxLength, Numeric
 from repokit.utilities import (
     BatchPurger,
     BatchQuerier,
     BatchUpdater,
+    BulkWriter,
     Creator,
     Deleted,
     Deleter,
+    Found,
+    Outcome,
     Purger,
     Querier,
     Updater,
+    Upserted,
+    Upserter,
 )
 
 __version__ = "0.1.0"
@@ -89,6 +94,7 @@ __all__ = [
     "BatchPurger",
     "BatchQuerier",
     "BatchUpdater",
+    "BulkWriter",
     "Capabilities",
     "Column",
     "ConcurrentModification",
@@ -100,6 +106,7 @@ __all__ = [
     "Deleter",
     "EntityAlreadyExists",
     "EntityNotFound",
+    "Found",
     "GlobalScope",
     "Index",
     "IntegrityViolation",
@@ -112,6 +119,7 @@ __all__ = [
     "OffsetPagination",
     "OptionalState",
     "Order",
+    "Outcome",
     "Page",
     "Pagination",
     "Purger",
@@ -120,6 +128,7 @@ __all__ = [
     "Replicas",
     "Repository",
     "RepositoryError",
+    "Savepoint",
     "SchemaAction",
     "SchemaChange",
     "SchemaDrift",
@@ -132,6 +141,7 @@ __all__ = [
     "Table",
     "TableNotFound",
     "TimestampMarker",
+    "Timestamps",
     "Transaction",
     "TransactionAborted",
     "TransactionConflict",
@@ -140,6 +150,8 @@ __all__ = [
     "UnsupportedOperation",
     "Updater",
     "UpdaterSpec",
+    "Upserted",
+    "Upserter",
     "__version__",
     "and_",
     "not_",

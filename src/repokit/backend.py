@@ -21,14 +21,26 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 from repokit.capabilities import Capabilities
-from repokit.conditions import Condition, Order, and_
+from repokit.conditions import TRUE, Compare, Condition, Const, Op, Order, and_
 from repokit.drift import SchemaChange
-from repokit.errors import UnsupportedOperation
+from repokit.errors import EntityAlreadyExists, TransactionConflict, UnsupportedOperation
 from repokit.observability import Endpoint
 from repokit.planning import Plan
-from repokit.tables import Row, Table
+from repokit.tables import Row, Table, Unique
 
-__all__ = ["Backend", "BackendSession", "Select", "Window", "applied"]
+__all__ = [
+    "Backend",
+    "BackendSession",
+    "Select",
+    "Upsert",
+    "UpsertResult",
+    "Window",
+    "applied",
+]
+
+#: Keys per statement in the default :meth:`BackendSession.delete_returning` (the
+#: smallest ``Capabilities.max_ids_per_statement`` of the first-party backends).
+_DEFAULT_CHUNK = 1_000
 
 
 def applied(row: Row, values: Mapping[str, Any], increment: Sequence[str] = ()) -> Row:
@@ -54,6 +66,12 @@ class Select:
     (:func:`repokit.planning.plan`, slots from 0), so that a backend that
     compiles per plan key need not plan it again. A backend that does not
     use plans ignores it; ``where`` is always the whole condition.
+
+    ``columns`` names the fields to fetch (a projection, CONTRACT §19): the
+    primary key is always among them. ``None`` fetches every field. A backend
+    should fetch only those (a SQL select list, a MongoDB projection) and
+    key anything it caches on them; one that ignores them and returns whole
+    rows is still correct, since core reads only the fields it asked for.
     """
 
     table: Table[Any]
@@ -62,6 +80,7 @@ class Select:
     limit: int | None = None
     offset: int = 0
     plan: Plan | None = dataclasses.field(default=None, compare=False, repr=False)
+    columns: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +96,79 @@ class Window:
     rows: list[Row]
     total: int | None = None
     probed: bool = False
+
+
+# -- upsert --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Upsert:
+    """An upsert of one row, as core hands it to :meth:`BackendSession.upsert` (CONTRACT §18).
+
+    Core has checked everything before: the row's values and scope, that
+    *key* is the primary key or a declared unique key, that the row's values
+    of the key are not null. The row *holds the key* of a stored row when
+    they agree on every field of the key and, for a unique key among live
+    entities, the stored row is live (:meth:`holds`): exactly when inserting
+    the row would collide on that key.
+
+    Attributes:
+        table: the table.
+        row: the complete row (shadows included) to insert when no stored row
+            holds its key.
+        key: the deciding key: one of ``table.unique``, or ``None`` for the
+            primary key.
+        values: what to set on the stored row that holds the key, when
+            *guard* holds for it.
+        guard: what that stored row must satisfy to be updated (core folds
+            the live marker, the scope, the expected version and "changes
+            something" into it); :data:`~repokit.conditions.FALSE` when core
+            settles the update itself (:attr:`updates` is then false).
+        increment: the fields an update adds 1 to (the version field).
+    """
+
+    table: Table[Any]
+    row: Row
+    key: Unique | None
+    values: Mapping[str, Any]
+    guard: Condition
+    increment: tuple[str, ...] = ()
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The fields of the deciding key."""
+        return (self.table.primary_key,) if self.key is None else self.key.fields
+
+    @property
+    def updates(self) -> bool:
+        """Whether a stored row holding the key may be updated (else it is left as it is)."""
+        guard = self.guard
+        return not (isinstance(guard, Const) and not guard.value)
+
+    def holds(self) -> Condition:
+        """Matches the stored row that holds the row's key (there is at most one)."""
+        name, row = self.table.name, self.row
+        where = TRUE if self.key is None or self.key.where is None else self.key.where
+        return and_(*(Compare(name, field, Op.EQ, row[field]) for field in self.fields), where)
+
+    def collided(self, error: EntityAlreadyExists) -> bool:
+        """Whether *error* is a collision on the deciding key (not on another key)."""
+        return set(error.fields) == set(self.fields)
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    """What :meth:`BackendSession.upsert` did.
+
+    Attributes:
+        row: the row as stored after the write: the row inserted, or the
+            stored row updated; ``None`` when a stored row holds the key and
+            was left as it is (the guard rejected it, or nothing updates).
+        inserted: whether the row was inserted.
+    """
+
+    row: Row | None
+    inserted: bool
 
 
 class BackendSession(ABC):
@@ -186,9 +278,101 @@ class BackendSession(ABC):
             return None
         return applied(row, values, increment)
 
+    # -- upsert --
+
+    async def upsert(self, upsert: Upsert) -> UpsertResult:
+        """Insert ``upsert.row``, or update the stored row that holds its key (CONTRACT §18).
+
+        Without a stored row holding the key (:meth:`Upsert.holds`), insert the
+        row: ``UpsertResult(row, inserted=True)``; it may still collide on
+        another key (``EntityAlreadyExists``). With one, set ``upsert.values``
+        on it (and add 1 to each ``upsert.increment`` field) if it matches
+        ``upsert.guard``, and return it as stored: ``UpsertResult(row,
+        inserted=False)``; if it does not match, or nothing updates, write
+        nothing: ``UpsertResult(None, inserted=False)``.
+
+        Concurrent upserts of one key must end in one insert, the others
+        finding the inserted row: never an ``EntityAlreadyExists`` on the
+        deciding key. The default reads the holder, then inserts or updates
+        it, in the session's transaction: right where a transaction keeps
+        other writers out between the two (the reference backend, SQLite's
+        single writer); where it does not, a collision on the deciding key
+        after the read found none is a :class:`~repokit.errors.TransactionConflict`,
+        which the transaction runner retries. Backends override it with
+        their native upsert (``INSERT … ON CONFLICT``).
+        """
+        table = upsert.table
+        found = await self.select(Select(table, upsert.holds(), limit=1))
+        if not found:
+            try:
+                await self.insert(table, [upsert.row])
+            except EntityAlreadyExists as exc:
+                if not upsert.collided(exc):
+                    raise
+                raise TransactionConflict(
+                    f"{table.entity_name}: a concurrent write took the key "
+                    f"({', '.join(upsert.fields)}) of an upsert"
+                ) from exc
+            return UpsertResult(dict(upsert.row), True)
+        if not upsert.updates:
+            return UpsertResult(None, False)
+        key = found[0][table.primary_key]
+        where = and_(table.key_condition(key), upsert.guard)
+        row = await self.update_one(table, where, upsert.values, increment=upsert.increment)
+        return UpsertResult(row, False)
+
     @abstractmethod
     async def delete(self, table: Table[Any], where: Condition) -> int:
         """Remove the matching rows; return how many."""
+
+    # -- reads --
+    # The small reads (CONTRACT §19): each has a default built on the methods above,
+    # so a backend that does not override them stays correct.
+
+    async def exists(self, table: Table[Any], where: Condition) -> bool:
+        """Whether any row matches *where*: one cheap statement where the backend can.
+
+        The default selects at most one row's primary key. Backends may
+        override it (SQL ``SELECT EXISTS (…)``).
+        """
+        probe = Select(table, where, limit=1, columns=(table.primary_key,))
+        return bool(await self.select(probe))
+
+    async def delete_returning(self, table: Table[Any], where: Condition) -> list[Row]:
+        """Remove the matching rows and return them as they were, in no particular order.
+
+        The default reads the rows, then deletes exactly those (*where* and
+        their keys), in the session's transaction. Backends may override it
+        to do both in one statement (``DELETE … RETURNING``).
+        """
+        rows = await self.select(Select(table, where))
+        if not rows:
+            return []
+        keys = [row[table.primary_key] for row in rows]
+        for start in range(0, len(keys), _DEFAULT_CHUNK):
+            chunk = table.keys_condition(keys[start : start + _DEFAULT_CHUNK])
+            await self.delete(table, and_(where, chunk))
+        return rows
+
+    # -- savepoints --------------------------------------------------------------------------
+
+    async def begin_savepoint(self) -> object:
+        """Mark the session's state; return what names the mark.
+
+        Only for backends whose capabilities say ``savepoints``; the default raises.
+        """
+        raise UnsupportedOperation(f"{type(self).__name__} has no savepoints")
+
+    async def release_savepoint(self, mark: object) -> None:
+        """Forget *mark*: what was done since it stays part of the transaction."""
+        raise UnsupportedOperation(f"{type(self).__name__} has no savepoints")
+
+    async def rollback_to_savepoint(self, mark: object) -> None:
+        """Undo everything since *mark* (and forget it); the transaction goes on.
+
+        Called after a failed statement too: the session must be usable again.
+        """
+        raise UnsupportedOperation(f"{type(self).__name__} has no savepoints")
 
     @abstractmethod
     async def commit(self) -> None:

@@ -29,6 +29,13 @@ class Capabilities:
             "multi-document transactions cannot promise it)"
         ),
     )
+    savepoints: bool = field(
+        default=True,
+        metadata=_doc(
+            "a session can roll back part of its work (Session.savepoint()) and go on; "
+            "bulk operations then run their items inside one transaction"
+        ),
+    )
     max_ids_per_statement: int = field(
         default=10_000,
         metadata=_doc(

@@ -27,16 +27,18 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
+from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
-from repokit.backend import Backend, BackendSession, Select, Window
-from repokit.capabilities import Capabilities
+from repokit.backend import Backend, BackendSession, Select, Upsert, UpsertResult, Window
+from repokit.capabilities import Capabilities, describe
 from repokit.conditions import Condition
 from repokit.cursors import DEFAULT_KEY, CursorCodec
 from repokit.drift import Remedy, SchemaChange
 from repokit.errors import (
     BackendUnavailable,
+    EntityAlreadyExists,
     InvalidQuery,
     RepositoryError,
     SchemaDrift,
@@ -48,12 +50,13 @@ from repokit.observability import DATABASE_LOG, Telemetry, log_conflict, log_ses
 from repokit.registry import backend_for_url
 from repokit.replicas import PRIMARY_READS, Connect, Replica, Replicas
 from repokit.shielding import shielded
-from repokit.tables import Row, Table
+from repokit.tables import Row, Table, utc_now
+from repokit.values import floor_datetime
 
 if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
 
-__all__ = ["Attempt", "Database", "Session", "Transaction"]
+__all__ = ["Attempt", "Database", "Savepoint", "Session", "Transaction"]
 
 R = TypeVar("R")
 
@@ -128,6 +131,20 @@ class Session:
         if self._error is None:
             self._error = error
 
+    def savepoint(self) -> Savepoint:
+        """A nested block whose failure undoes only itself: ``async with session.savepoint():``.
+
+        When the block raises an exception, what it did is rolled back and the
+        transaction goes on (a failed statement inside it no longer aborts the
+        session); the exception propagates. A cancellation is not undone this
+        way: the whole transaction rolls back. Nests.
+
+        Raises:
+            UnsupportedOperation: a read-only session, or a backend without the
+                ``savepoints`` capability (MongoDB), before any I/O.
+        """
+        return Savepoint(self)
+
     async def run(
         self,
         call: Callable[[BackendSession], Awaitable[R]],
@@ -155,6 +172,11 @@ class Session:
             if self._replica is not None and not self._ran and isinstance(exc, BackendUnavailable):
                 return await self._reroute(exc, call, operation, table, where, values)
             self.fail(exc)
+            if table is not None and isinstance(exc, EntityAlreadyExists):
+                # The key's declared domain exception, chained to repokit's (CONTRACT §21).
+                domain = table.domain_error(exc)
+                if domain is not None:
+                    raise domain from exc
             raise
         self._ran = True
         return result
@@ -257,6 +279,30 @@ class Session:
     async def delete(self, table: Table[Any], where: Condition) -> int:
         return await self.run(lambda backend: backend.delete(table, where), "delete", table, where)
 
+    # -- upsert --
+
+    async def upsert(self, upsert: Upsert) -> UpsertResult:
+        return await self.run(
+            lambda backend: backend.upsert(upsert),
+            "upsert",
+            upsert.table,
+            upsert.guard,
+            [upsert.row],
+        )
+
+    # -- reads --
+
+    async def exists(self, table: Table[Any], where: Condition) -> bool:
+        return await self.run(lambda backend: backend.exists(table, where), "exists", table, where)
+
+    async def delete_returning(self, table: Table[Any], where: Condition) -> list[Row]:
+        return await self.run(
+            lambda backend: backend.delete_returning(table, where),
+            "delete_returning",
+            table,
+            where,
+        )
+
     async def _end(self, commit: bool) -> None:
         backend, self._backend = self._backend, None
         if backend is None:
@@ -271,6 +317,46 @@ class Session:
                 await backend.rollback()
             raise
         self.committed = True
+
+
+class Savepoint:
+    """``async with session.savepoint():`` (see :meth:`Session.savepoint`)."""
+
+    __slots__ = ("_mark", "_session")
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._mark: object = None
+
+    async def __aenter__(self) -> Session:
+        session = self._session
+        session.require_writable("savepoint")
+        if not session.database.capabilities.savepoints:
+            raise UnsupportedOperation(f"savepoint: {describe('savepoints')}")
+        self._mark = await session.run(lambda backend: backend.begin_savepoint(), "savepoint")
+        return session
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        session, mark = self._session, self._mark
+        if exc is None:
+            await session.run(lambda backend: backend.release_savepoint(mark), "release savepoint")
+            return False
+        backend = session._backend
+        if backend is None or not isinstance(exc, Exception):
+            return False  # ended, or cancelled: the whole transaction rolls back
+        try:
+            # Shielded: a cancellation meanwhile must not leave it half done.
+            await shielded(backend.rollback_to_savepoint(mark))
+        except Exception as failure:
+            session.fail(failure)  # the session stays aborted: everything rolls back
+            return False
+        session._error = None  # the failed statement is undone: the transaction goes on
+        return False
 
 
 class Database:
@@ -297,6 +383,10 @@ class Database:
             (:mod:`repokit.replicas` says how one is picked).
         max_replica_lag: with a list of *replicas*: skip a replica more than
             this many seconds behind the primary, as its server measures it.
+        clock: what time it is for repokit, a function returning an aware
+            datetime (default: :func:`~repokit.tables.utc_now`): the maintained
+            timestamps (CONTRACT §21) and timestamp soft-delete markers read
+            it. Kept in :attr:`clock`, which a test may replace.
     """
 
     def __init__(
@@ -308,10 +398,15 @@ class Database:
         tracer_provider: TracerProvider | None = None,
         replicas: Replicas | Sequence[Backend | Connect] = (),
         max_replica_lag: float | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         if not isinstance(backend, Backend):
             raise TypeError(f"expected a repokit Backend, got {backend!r}")
+        if clock is not None and not callable(clock):
+            raise TypeError(f"clock must be a function returning a datetime, got {clock!r}")
         self.backend = backend
+        #: The database's clock (CONTRACT §21); :meth:`now` reads it.
+        self.clock: Callable[[], datetime] = utc_now if clock is None else clock
         if isinstance(replicas, Replicas):
             if max_replica_lag is not None:
                 raise InvalidQuery("max_replica_lag: give it to the Replicas, not to the Database")
@@ -344,6 +439,7 @@ class Database:
         tracer_provider: TracerProvider | None = None,
         replicas: Sequence[str] = (),
         max_replica_lag: float | None = None,
+        clock: Callable[[], datetime] | None = None,
         **options: Any,
     ) -> _Connecting[Self]:
         """Connect to the database at *url*; the scheme picks the backend.
@@ -363,6 +459,7 @@ class Database:
                 with the same *options* (see :class:`Database`). A replica that
                 cannot be reached now is skipped until it can.
             max_replica_lag: see :class:`Database`.
+            clock: see :class:`Database`.
             options: passed to the backend (e.g. engine options).
 
         Raises:
@@ -398,6 +495,7 @@ class Database:
                     tracer_provider=tracer_provider,
                     replicas=mirrors,
                     max_replica_lag=max_replica_lag,
+                    clock=clock,
                 )
             except BaseException:
                 for mirror in mirrors:
@@ -407,6 +505,17 @@ class Database:
                 raise
 
         return _Connecting(connect)
+
+    def now(self) -> datetime:
+        """The clock's time, in UTC, floored to milliseconds (CONTRACT §1, §21).
+
+        Raises:
+            TypeError: the clock returned something other than an aware datetime.
+        """
+        value = self.clock()
+        if not isinstance(value, datetime) or value.utcoffset() is None:
+            raise TypeError(f"the database's clock must return an aware datetime, got {value!r}")
+        return floor_datetime(value)
 
     @property
     def capabilities(self) -> Capabilities:

@@ -89,7 +89,7 @@ _INFO = logging.INFO
 _TRACE_MODULE = "opentelemetry.trace"
 _modules = sys.modules
 #: The SPI calls whose result is rows read (``db.response.returned_rows``).
-_READS = frozenset({"select", "select_page", "select_window", "update_one"})
+_READS = frozenset({"select", "select_page", "select_window", "update_one", "delete_returning"})
 
 R = TypeVar("R")
 

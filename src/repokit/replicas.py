@@ -108,9 +108,9 @@ class Replicas:
             else:
                 raise TypeError(f"expected a repokit Backend as a replica, got {backend!r}")
         self.replicas: tuple[Replica, ...] = tuple(replicas)
-        self.max_lag = max_lag
-        self.lag_interval = float(lag_interval)
-        self.retry_after = float(retry_after)
+        self.max_lag: float | None = max_lag
+        self.lag_interval: float = float(lag_interval)
+        self.retry_after: float = float(retry_after)
         self._clock = clock
         self._next = 0
 

@@ -16,8 +16,8 @@ Domain repositories can subclass it, or compose the base utilities
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, Generic, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from typing import Any, Generic, TypeVar, overload
 
 from repokit.conditions import Condition, Order
 from repokit.database import Database, Session
@@ -35,13 +35,18 @@ from repokit.utilities import (
     Querier,
     Updater,
 )
+from repokit.utilities.bulk import BulkWriter, Item, Outcome, checked, item_error, run_items
+from repokit.utilities.querier import DEFAULT_CHUNK_SIZE, Found
 from repokit.utilities.updater import UpdateArg
+from repokit.utilities.upserter import KeyArg, Upserted, Upserter
 
 __all__ = ["Repository"]
 
 T = TypeVar("T")
 ID = TypeVar("ID")
 R = TypeVar("R")
+#: A projection class (CONTRACT §19).
+P = TypeVar("P")
 
 Conditions = Condition | Iterable[Condition] | None
 
@@ -61,6 +66,7 @@ class Repository(Generic[T, ID]):
         self.database: Database = database
         self.table: Table[T, ID] = table
         self.creator: Creator[T] = Creator(table)
+        self.upserter: Upserter[T] = Upserter(table)
         self.querier: Querier[T] = Querier(table)
         self.batch_querier: BatchQuerier[T] = BatchQuerier(table)
         self.updater: Updater[T] = Updater(table)
@@ -68,6 +74,7 @@ class Repository(Generic[T, ID]):
         self.deleter: Deleter[T] = Deleter(table)
         self.purger: Purger[T] = Purger(table)
         self.batch_purger: BatchPurger[T] = BatchPurger(table)
+        self.bulk_writer: BulkWriter[T] = BulkWriter(table)
 
     async def _write(
         self,
@@ -101,6 +108,50 @@ class Repository(Generic[T, ID]):
             session, lambda s: self.creator.create(s, entity, scope=scope), single=True
         )
 
+    async def upsert(
+        self,
+        entity: T,
+        *,
+        on: KeyArg,
+        update: UpdateArg | None = None,
+        scope: ScopeArg = None,
+        expected_version: int | None = None,
+        session: Session | None = None,
+    ) -> Upserted[T]:
+        """Insert *entity*, or update the one holding its key *on* (see :meth:`Upserter.upsert`).
+
+        Returns the entity as stored and whether it was inserted.
+        """
+        return await self._write(
+            session,
+            lambda s: self.upserter.upsert(
+                s, entity, on=on, update=update, scope=scope, expected_version=expected_version
+            ),
+            single=True,
+        )
+
+    @overload
+    async def get(
+        self,
+        key: ID,
+        *,
+        scope: ScopeArg = ...,
+        deleted: Deleted = ...,
+        session: Session | None = ...,
+        into: None = ...,
+    ) -> T: ...
+
+    @overload
+    async def get(
+        self,
+        key: ID,
+        *,
+        scope: ScopeArg = ...,
+        deleted: Deleted = ...,
+        session: Session | None = ...,
+        into: type[P],
+    ) -> P: ...
+
     async def get(
         self,
         key: ID,
@@ -108,11 +159,40 @@ class Repository(Generic[T, ID]):
         scope: ScopeArg = None,
         deleted: Deleted = Deleted.EXCLUDE,
         session: Session | None = None,
-    ) -> T:
-        """The entity with primary key *key* (see :meth:`Querier.get`)."""
+        into: Any = None,
+    ) -> Any:
+        """The entity with primary key *key*, or its projection *into* (see :meth:`Querier.get`)."""
         return await self._read(
-            session, lambda s: self.querier.get(s, key, scope=scope, deleted=deleted)
+            session, lambda s: self.querier.get(s, key, scope=scope, deleted=deleted, into=into)
         )
+
+    @overload
+    async def search(
+        self,
+        *,
+        conditions: Conditions = ...,
+        orders: Iterable[Order] = ...,
+        pagination: Pagination | None = ...,
+        scope: ScopeArg = ...,
+        deleted: Deleted = ...,
+        total_count: bool = ...,
+        session: Session | None = ...,
+        into: None = ...,
+    ) -> Page[T]: ...
+
+    @overload
+    async def search(
+        self,
+        *,
+        conditions: Conditions = ...,
+        orders: Iterable[Order] = ...,
+        pagination: Pagination | None = ...,
+        scope: ScopeArg = ...,
+        deleted: Deleted = ...,
+        total_count: bool = ...,
+        session: Session | None = ...,
+        into: type[P],
+    ) -> Page[P]: ...
 
     async def search(
         self,
@@ -124,8 +204,9 @@ class Repository(Generic[T, ID]):
         deleted: Deleted = Deleted.EXCLUDE,
         total_count: bool = False,
         session: Session | None = None,
-    ) -> Page[T]:
-        """A page of matching entities (see :meth:`BatchQuerier.search`)."""
+        into: Any = None,
+    ) -> Page[Any]:
+        """A page of matching entities, or of projections (see :meth:`BatchQuerier.search`)."""
         orders = tuple(orders)
         conditions = _conditions(conditions)
         return await self._read(
@@ -138,6 +219,7 @@ class Repository(Generic[T, ID]):
                 scope=scope,
                 deleted=deleted,
                 total_count=total_count,
+                into=into,
             ),
         )
 
@@ -156,6 +238,122 @@ class Repository(Generic[T, ID]):
             lambda s: self.batch_querier.count(
                 s, conditions=conditions, scope=scope, deleted=deleted
             ),
+        )
+
+    # -- streaming and the small reads (CONTRACT §19) ---------------------------------------
+
+    async def exists(
+        self,
+        *,
+        conditions: Conditions = None,
+        scope: ScopeArg = None,
+        deleted: Deleted = Deleted.EXCLUDE,
+        session: Session | None = None,
+    ) -> bool:
+        """Whether any entity matches, in one cheap statement (see :meth:`BatchQuerier.exists`)."""
+        conditions = _conditions(conditions)
+        return await self._read(
+            session,
+            lambda s: self.batch_querier.exists(
+                s, conditions=conditions, scope=scope, deleted=deleted
+            ),
+        )
+
+    @overload
+    async def get_many(
+        self,
+        keys: Iterable[ID],
+        *,
+        scope: ScopeArg = ...,
+        deleted: Deleted = ...,
+        session: Session | None = ...,
+        into: None = ...,
+    ) -> Found[T, ID]: ...
+
+    @overload
+    async def get_many(
+        self,
+        keys: Iterable[ID],
+        *,
+        scope: ScopeArg = ...,
+        deleted: Deleted = ...,
+        session: Session | None = ...,
+        into: type[P],
+    ) -> Found[P, ID]: ...
+
+    async def get_many(
+        self,
+        keys: Iterable[ID],
+        *,
+        scope: ScopeArg = None,
+        deleted: Deleted = Deleted.EXCLUDE,
+        session: Session | None = None,
+        into: Any = None,
+    ) -> Found[Any, ID]:
+        """The entities with primary keys *keys*, and the keys missing (``Querier.get_many``)."""
+        materialised = _materialise(keys)
+        return await self._read(
+            session,
+            lambda s: self.querier.get_many(
+                s, materialised or (), scope=scope, deleted=deleted, into=into
+            ),
+        )
+
+    @overload
+    def stream(
+        self,
+        *,
+        conditions: Conditions = ...,
+        orders: Iterable[Order] = ...,
+        scope: ScopeArg = ...,
+        deleted: Deleted = ...,
+        chunk_size: int = ...,
+        session: Session | None = ...,
+        into: None = ...,
+    ) -> AsyncIterator[T]: ...
+
+    @overload
+    def stream(
+        self,
+        *,
+        conditions: Conditions = ...,
+        orders: Iterable[Order] = ...,
+        scope: ScopeArg = ...,
+        deleted: Deleted = ...,
+        chunk_size: int = ...,
+        session: Session | None = ...,
+        into: type[P],
+    ) -> AsyncIterator[P]: ...
+
+    def stream(
+        self,
+        *,
+        conditions: Conditions = None,
+        orders: Iterable[Order] = (),
+        scope: ScopeArg = None,
+        deleted: Deleted = Deleted.EXCLUDE,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        session: Session | None = None,
+        into: Any = None,
+    ) -> AsyncIterator[Any]:
+        """Every matching entity, in order, one chunk at a time (see :meth:`BatchQuerier.stream`).
+
+        ``async for project in projects.stream(scope=...):`` — not awaited.
+        Without *session* each chunk is read in a read-only session of its
+        own; nothing is held between chunks, so breaking out of the loop (or
+        a cancellation) leaves nothing to release.
+
+        Raises:
+            InvalidQuery: bad conditions, orders, chunk size or projection, raised here.
+        """
+        return self.batch_querier.stream(
+            self.database if session is None else session,
+            conditions=_conditions(conditions),
+            orders=tuple(orders),
+            scope=scope,
+            deleted=deleted,
+            chunk_size=chunk_size,
+            into=into,
         )
 
     async def update(
@@ -182,6 +380,14 @@ class Repository(Generic[T, ID]):
         """Soft-delete one entity (see :meth:`Deleter.delete`)."""
         await self._write(session, lambda s: self.deleter.delete(s, key, scope=scope), single=True)
 
+    async def delete_returning(
+        self, key: ID, *, scope: ScopeArg = None, session: Session | None = None
+    ) -> T:
+        """Soft-delete one entity and return it as stored (see :meth:`Deleter.delete_returning`)."""
+        return await self._write(
+            session, lambda s: self.deleter.delete_returning(s, key, scope=scope), single=True
+        )
+
     async def restore(
         self, key: ID, *, scope: ScopeArg = None, session: Session | None = None
     ) -> T:
@@ -196,6 +402,14 @@ class Repository(Generic[T, ID]):
         """Remove one entity for good (see :meth:`Purger.purge`)."""
         await self._write(session, lambda s: self.purger.purge(s, key, scope=scope), single=True)
 
+    async def purge_returning(
+        self, key: ID, *, scope: ScopeArg = None, session: Session | None = None
+    ) -> T:
+        """Remove one entity for good and return it (see :meth:`Purger.purge_returning`)."""
+        return await self._write(
+            session, lambda s: self.purger.purge_returning(s, key, scope=scope), single=True
+        )
+
     # -- batch operations -------------------------------------------------------------------
 
     async def batch_create(
@@ -205,6 +419,22 @@ class Repository(Generic[T, ID]):
         entities = list(entities)
         return await self._write(
             session, lambda s: self.creator.batch_create(s, entities, scope=scope)
+        )
+
+    async def batch_upsert(
+        self,
+        entities: Iterable[T],
+        *,
+        on: KeyArg,
+        update: UpdateArg | None = None,
+        scope: ScopeArg = None,
+        session: Session | None = None,
+    ) -> list[Upserted[T]]:
+        """Upsert many entities, all or none, in input order (see :meth:`Upserter.batch_upsert`)."""
+        entities = list(entities)
+        return await self._write(
+            session,
+            lambda s: self.upserter.batch_upsert(s, entities, on=on, update=update, scope=scope),
         )
 
     async def batch_update(
@@ -259,6 +489,105 @@ class Repository(Generic[T, ID]):
                 s, ids=keys, conditions=conditions, scope=scope
             ),
         )
+
+    async def batch_purge_returning(
+        self,
+        *,
+        ids: Iterable[ID] | None = None,
+        conditions: Conditions = None,
+        scope: ScopeArg = None,
+        session: Session | None = None,
+    ) -> list[T]:
+        """:meth:`batch_purge`, returning the entities removed by primary key ascending.
+
+        See :meth:`BatchPurger.batch_purge_returning`.
+        """
+        keys = _materialise(ids)
+        conditions = _conditions(conditions)
+        return await self._write(
+            session,
+            lambda s: self.batch_purger.batch_purge_returning(
+                s, ids=keys, conditions=conditions, scope=scope
+            ),
+        )
+
+    # -- per-item bulk operations ------------------------------------------------------------
+
+    async def bulk_create(
+        self, entities: Iterable[T], *, scope: ScopeArg = None, session: Session | None = None
+    ) -> list[Outcome[T]]:
+        """Create each entity on its own: one failing does not stop the others.
+
+        Unlike :meth:`batch_create` (all or nothing) the answer is an
+        :class:`~repokit.utilities.bulk.Outcome` per entity, in input order:
+        the stored entity, or the error it met (:data:`~repokit.utilities.bulk.ITEM_ERRORS`).
+        """
+        return await self._bulk(self.bulk_writer.create_items(list(entities), scope=scope), session)
+
+    async def bulk_update(
+        self,
+        updates: Mapping[ID, UpdateArg],
+        *,
+        scope: ScopeArg = None,
+        session: Session | None = None,
+    ) -> list[Outcome[T]]:
+        """Apply each key's own update (``{key: spec}``) on its own; an outcome per key."""
+        return await self._bulk(self.bulk_writer.update_items(updates, scope=scope), session)
+
+    async def bulk_delete(
+        self, keys: Iterable[ID], *, scope: ScopeArg = None, session: Session | None = None
+    ) -> list[Outcome[T]]:
+        """Soft-delete each key on its own; an outcome per key."""
+        return await self._bulk(self.bulk_writer.delete_items(list(keys), scope=scope), session)
+
+    async def bulk_purge(
+        self, keys: Iterable[ID], *, scope: ScopeArg = None, session: Session | None = None
+    ) -> list[Outcome[T]]:
+        """Purge each key on its own; an outcome per key."""
+        return await self._bulk(self.bulk_writer.purge_items(list(keys), scope=scope), session)
+
+    async def _bulk(self, items: list[Item], session: Session | None) -> list[Outcome[T]]:
+        """Run bulk *items*: in *session*, in chunked transactions, or one transaction each.
+
+        Without a session, a backend with savepoints runs :data:`BULK_CHUNK` items
+        per transaction, each in a savepoint (a chunk whose transaction conflicts
+        is re-run whole by the transaction runner); one without runs each item in
+        a transaction of its own, as the single-entity methods do. An error that
+        is not an item's stops the call; the items of earlier chunks stay written.
+        """
+        table = self.table
+        if session is not None:
+            return await run_items(session, items, table)
+        database = self.database
+        outcomes: list[Outcome[T]] = []
+        if database.capabilities.savepoints:
+            for start in range(0, len(items), BULK_CHUNK):
+                chunk = items[start : start + BULK_CHUNK]
+
+                async def run_chunk(
+                    session: Session, chunk: list[Item] = chunk
+                ) -> list[Outcome[T]]:
+                    return await run_items(session, chunk, table)
+
+                outcomes.extend(await database._run(run_chunk))
+            return outcomes
+        for (key, _, item), failed in zip(items, checked(items), strict=True):
+            if failed is not None:
+                outcomes.append(failed)
+                continue
+            try:
+                entity = await database._run(item, single=True)
+            except Exception as exc:
+                if not item_error(exc, table):
+                    raise
+                outcomes.append(Outcome(key, error=exc))
+            else:
+                outcomes.append(Outcome(key, entity))
+        return outcomes
+
+
+#: How many items of a bulk operation share one transaction (on backends with savepoints).
+BULK_CHUNK = 100
 
 
 def _materialise(ids: Iterable[Any] | None) -> list[Any] | None:

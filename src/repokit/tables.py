@@ -12,6 +12,10 @@ name, which is all a backend ever sees. Rows include the casefolded shadow of
 every ignore-case field, so backends store and index it like any other field.
 A row (or the values of an update) whose estimated stored size exceeds
 :data:`~repokit.sizes.MAX_ENTITY_BYTES` is refused here, before any I/O.
+
+A table may also declare what repokit maintains for it (CONTRACT §21): the
+domain exception a unique key (or the primary key) raises when it collides,
+and created / updated timestamps that repokit sets itself.
 """
 
 from __future__ import annotations
@@ -29,9 +33,12 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from repokit.conditions import FALSE, TRUE, Column, Compare, Condition, In, Op, not_
 from repokit.errors import (
+    EntityAlreadyExists,
     InvalidQuery,
     InvalidTableDefinition,
     InvalidValue,
+    TransactionAborted,
+    TransactionConflict,
     UnsupportedOperation,
     excerpt,
 )
@@ -49,8 +56,10 @@ __all__ = [
     "StatusMarker",
     "Table",
     "TimestampMarker",
+    "Timestamps",
     "Unique",
     "constraint_name",
+    "utc_now",
 ]
 
 T = TypeVar("T")
@@ -95,12 +104,18 @@ class Unique:
     ``among_live=True`` soft-deleted entities never collide either.
     Backends read :attr:`name` and :attr:`where` (the partial-index predicate,
     ``None`` when every entity takes part).
+
+    ``error`` names the domain exception a collision on this key raises
+    instead of :class:`~repokit.errors.EntityAlreadyExists` (CONTRACT §21):
+    an ``Exception`` subclass, called with the ``EntityAlreadyExists`` as its
+    one argument, and raised chained to it (``raise error(e) from e``).
     """
 
     fields: tuple[str, ...]
     among_live: bool = False
     name: str = ""
     where: Condition | None = None
+    error: type[Exception] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +140,28 @@ class TimestampMarker:
     """Soft delete by a nullable timestamp: set when deleted, ``None`` when live."""
 
     field: str = "deleted_at"
+
+
+@dataclass(frozen=True, slots=True)
+class Timestamps:
+    """The created / updated fields repokit maintains itself (CONTRACT §21).
+
+    Each names a datetime field of the entity (nullable or not), or ``None``.
+    ``created`` is set to the time of the insert and never written again;
+    ``updated`` is set on the insert and on every write that changes the
+    entity (every write that increments a version field). Values given for
+    them are ignored: repokit sets them; an update naming them is
+    ``InvalidQuery``. The time comes from the database's clock
+    (``Database(clock=...)``), floored to milliseconds (CONTRACT §1).
+    """
+
+    created: str | None = None
+    updated: str | None = None
+
+
+def utc_now() -> datetime:
+    """The default clock: the current time in UTC."""
+    return datetime.now(UTC)
 
 
 class Columns:
@@ -196,6 +233,11 @@ class Table(Generic[T, ID]):
             gets a stored, indexed casefolded shadow.
         version: an int field that every update increments and that
             ``expected_version`` checks.
+        timestamps: the created / updated fields repokit sets itself
+            (:class:`Timestamps`, CONTRACT §21).
+        primary_key_error: the domain exception a collision on the primary
+            key raises instead of ``EntityAlreadyExists``, as ``Unique(error=...)``
+            does for a unique key (CONTRACT §21).
 
     Raises:
         InvalidTableDefinition: naming the entity and the field at fault.
@@ -213,6 +255,8 @@ class Table(Generic[T, ID]):
         ignore_case: Iterable[str] = (),
         version: str | None = None,
         key_type: type[ID] | Callable[[Any], ID] | None = None,
+        timestamps: Timestamps | None = None,
+        primary_key_error: type[Exception] | None = None,
     ) -> None:
         ename = getattr(entity, "__name__", repr(entity))
         self.entity: type[T] = entity
@@ -274,6 +318,26 @@ class Table(Generic[T, ID]):
             },
         )
         self.unique: tuple[Unique, ...] = tuple(self._check_unique(u) for u in unique)
+        self.primary_key_error: type[Exception] | None = self._check_error(
+            primary_key_error, "primary_key_error"
+        )
+        #: The domain exception of each key that declares one, by its set of fields.
+        self._key_errors: dict[frozenset[str], type[Exception]] = {
+            frozenset(u.fields): u.error for u in self.unique if u.error is not None
+        }
+        if self.primary_key_error is not None:
+            self._key_errors[frozenset((primary_key,))] = self.primary_key_error
+        #: The declared domain exceptions (what a bulk item may meet besides repokit's).
+        self.key_errors: tuple[type[Exception], ...] = tuple(
+            dict.fromkeys(self._key_errors.values())
+        )
+        self.timestamps: Timestamps | None = self._check_timestamps(timestamps, declared)
+        #: The fields repokit sets itself (the timestamps'), which no update may name.
+        self.maintained: frozenset[str] = frozenset(
+            () if timestamps is None else (f for f in (timestamps.created, timestamps.updated) if f)
+        )
+        #: The field every effective write stamps (``Timestamps.updated``), if any.
+        self.stamped: str | None = None if timestamps is None else timestamps.updated
         self.indexes: tuple[Index, ...] = tuple(self._check_index(i) for i in indexes)
         keyed = {primary_key, *self.shadows.values()}
         keyed.update(f for u in self.unique for f in u.fields)
@@ -299,6 +363,11 @@ class Table(Generic[T, ID]):
         getter = operator.attrgetter(*self.declared)
         self._attributes: Callable[[Any], tuple[Any, ...]] = (
             getter if len(self.declared) > 1 else lambda entity: (getter(entity),)
+        )
+        # Where the maintained timestamps sit among the declared fields: to_row puts the
+        # time there in place of whatever the entity holds (CONTRACT §21).
+        self._stamp_positions: tuple[int, ...] = tuple(
+            i for i, n in enumerate(self.declared) if n in self.maintained
         )
         self._decoders = self._make_decoders()
         self._field_values = _item_reader(self.declared)
@@ -390,7 +459,66 @@ class Table(Generic[T, ID]):
             spec.among_live,
             spec.name or constraint_name("uq", self.name, fields),
             self.live_condition() if spec.among_live else None,
+            self._check_error(spec.error, f"the error of unique key ({', '.join(fields)})"),
         )
+
+    def _check_error(self, error: Any, what: str) -> type[Exception] | None:
+        """A key's domain exception: an Exception class taking one argument (CONTRACT §21)."""
+        if error is None:
+            return None
+        if not isinstance(error, type) or not issubclass(error, Exception):
+            raise InvalidTableDefinition(
+                f"{self.entity_name}: {what} must be an Exception subclass, got {error!r}"
+            )
+        if issubclass(error, TransactionConflict | TransactionAborted):
+            # The transaction runner retries these: a taken key is not transient.
+            raise InvalidTableDefinition(
+                f"{self.entity_name}: {what} cannot be a TransactionConflict or "
+                "TransactionAborted (the transaction runner would read a taken key as transient)"
+            )
+        try:
+            signature = inspect.signature(error)
+        except (TypeError, ValueError):  # pragma: no cover - some builtins have none
+            return error
+        try:
+            signature.bind(object())
+        except TypeError:
+            raise InvalidTableDefinition(
+                f"{self.entity_name}: {what}: {error.__name__} must take one positional "
+                f"argument (the EntityAlreadyExists), its signature is {signature}"
+            ) from None
+        return error
+
+    def _check_timestamps(
+        self, timestamps: Timestamps | None, declared: Mapping[str, FieldType]
+    ) -> Timestamps | None:
+        if timestamps is None:
+            return None
+        if not isinstance(timestamps, Timestamps):
+            raise InvalidTableDefinition(
+                f"{self.entity_name}: timestamps takes a Timestamps, got {timestamps!r}"
+            )
+        names = [f for f in (timestamps.created, timestamps.updated) if f is not None]
+        if not names:
+            raise InvalidTableDefinition(
+                f"{self.entity_name}: Timestamps needs a created or an updated field"
+            )
+        if len(set(names)) < len(names):
+            raise self._fail(names[0], "created and updated must be two different fields")
+        marker = self.soft_delete.field if self.soft_delete is not None else None
+        for field in names:
+            ftype = declared.get(field) if isinstance(field, str) else None
+            if ftype is None:
+                raise self._fail(str(field), "a maintained timestamp is not a field")
+            if ftype.kind is not Kind.DATETIME:
+                raise self._fail(field, "a maintained timestamp must be a datetime field")
+            if field in (self.primary_key, self.version, marker):
+                raise self._fail(
+                    field,
+                    "a maintained timestamp cannot be the primary key, the version field "
+                    "or the soft-delete marker",
+                )
+        return timestamps
 
     def _check_index(self, spec: Sequence[str] | Index) -> Index:
         if not isinstance(spec, Index):
@@ -506,8 +634,11 @@ class Table(Generic[T, ID]):
             raise InvalidQuery(f"{self.entity_name} has no field {excerpt(field)}")
         return writer
 
-    def to_row(self, entity: T) -> Row:
+    def to_row(self, entity: T, now: datetime | None = None) -> Row:
         """Validate an entity and return its storage-normal row (shadows included).
+
+        The maintained timestamps (CONTRACT §21) hold *now* (by default the
+        current time), whatever the entity holds in them.
 
         Raises:
             InvalidValue: not an entity of this table, a value breaks the value
@@ -520,9 +651,33 @@ class Table(Generic[T, ID]):
                 entity,
                 f"expected a {self.entity_name}, got {type(entity).__name__}",
             )
-        row = self._row(self._write_plan, self._attributes(entity))
+        values: Sequence[Any] = self._attributes(entity)
+        if self._stamp_positions:
+            stamp = floor_datetime(utc_now() if now is None else now)
+            values = list(values)
+            for position in self._stamp_positions:
+                values[position] = stamp
+        row = self._row(self._write_plan, values)
         self._check_row_size(row)
         return row
+
+    def stamp(self, values: Row, now: datetime) -> Row:
+        """*values* of a write that changes an entity, with the updated timestamp set to *now*.
+
+        *values* itself when the table maintains no updated field (CONTRACT §21).
+        """
+        field = self.stamped
+        if field is None:
+            return values
+        return {**values, field: now}
+
+    def domain_error(self, error: EntityAlreadyExists) -> Exception | None:
+        """The domain exception declared for the key *error* names, built; else ``None``.
+
+        The caller raises it chained: ``raise domain from error`` (CONTRACT §21).
+        """
+        declared = self._key_errors.get(frozenset(error.fields)) if self._key_errors else None
+        return None if declared is None else declared(error)
 
     def _row(self, writers: Iterable[_Writer], values: Iterable[Any]) -> Row:
         """The normal row of *values*, each by its field's writer, each shadow after its field.

@@ -9,11 +9,16 @@ import pytest
 from benchmarks.memory_scale import STEPS
 from benchmarks.memory_scale import run as run_memory_scale
 from benchmarks.model import W9_TASKS, Workload
+from benchmarks.replicas import measure as measure_replicas
 from benchmarks.runner import run_backend, table
 from benchmarks.scale import run_scale
 from benchmarks.subject import RUN_ORDER, WORKLOADS
+from benchmarks.toolkit import load as load_toolkit
+from benchmarks.toolkit import measure as measure_toolkit
+from benchmarks.toolkit import stream_once
 
 from benchmarks import servers
+from repokit.testing.replication import StreamingPair
 
 N = 60
 
@@ -82,3 +87,25 @@ async def test_every_workload_runs_for_every_layer_on_mongodb(mongodb_url: str) 
     result = await run_backend("mongodb", mongodb_url, N, runs=1, log=_quiet)
     assert set(result.wall) == {"raw", "repokit"}
     assert all(set(cells) == set(RUN_ORDER) for cells in result.wall.values())
+
+
+@pytest.mark.asyncio
+async def test_the_replica_throughput_benchmark_runs_both_mixes(
+    streaming_pair: StreamingPair,
+) -> None:
+    results = await measure_replicas(streaming_pair, n=64, runs=1)
+    assert set(results) == {
+        (mix, setup) for mix in ("W9", "R9") for setup in ("primary", "primary + replica")
+    }
+    assert all(rate > 0 for rates in results.values() for rate in rates)
+
+
+@pytest.mark.asyncio
+async def test_the_toolkit_workloads_run_on_raw_and_repokit() -> None:
+    with servers.sqlite_path() as path:
+        timed = await measure_toolkit("sqlite", path, n=60, runs=1)
+        assert set(timed) == {"raw", "repokit"}
+        assert all(set(cells) == {"U1", "U2", "B1"} for cells in timed.values())
+        await load_toolkit("sqlite", path, 300)
+        for name in ("raw", "repokit"):
+            assert (await stream_once("sqlite", path, name))["rows"] == 300

@@ -6,6 +6,7 @@ app's lifespan (connect, create the tables, close) runs around each test.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -174,7 +175,11 @@ async def test_a_tenant_header_naming_no_tenant_is_a_bad_request(
 
 async def seed(client: httpx.AsyncClient, count: int) -> list[str]:
     """*count* projects in acme, one in globex; acme's ids newest first."""
-    ids = [(await create(client, f"Project {i:02}"))["id"] for i in range(count)]
+    ids = []
+    for i in range(count):
+        ids.append((await create(client, f"Project {i:02}"))["id"])
+        # created_at is stored to the millisecond: two in one would tie and sort by id.
+        await asyncio.sleep(0.002)
     await create(client, "Elsewhere", GLOBEX)
     return ids[::-1]
 

@@ -52,6 +52,7 @@ async def _assert_nothing_held(db: Database) -> None:
     backend = db.backend
     if isinstance(backend, MemoryBackend):
         assert not backend._store.writer.locked(), "the memory writer lock is still held"
+        assert not backend._store.readers, "a memory read-only snapshot is still open"
         return
     if isinstance(backend, MongoBackend):
         assert backend._gate.held() == 0, "a MongoDB gate slot is still held"
@@ -199,6 +200,24 @@ async def _search(repo: Repo, db: Database) -> Case:
     return Case(work, check)
 
 
+async def _stream(repo: Repo, db: Database) -> Case:
+    """A stream walked over several chunks (a session each), then abandoned (CONTRACT §19)."""
+    tenant = new_tenant()
+    await repo.batch_create([_item(tenant, f"n{i:02}") for i in range(7)])
+
+    async def walk() -> None:
+        seen = 0
+        async for _item in repo.stream(scope=TenantScope(tenant), chunk_size=2):
+            seen += 1
+            if seen == 5:  # inside the third chunk: broken out of, never finished
+                break
+
+    async def check() -> None:
+        assert len(await _scores(repo, tenant)) == 7
+
+    return Case(walk(), check)
+
+
 async def _session_block(repo: Repo, db: Database) -> Case:
     """Several statements in one begin_session() block: all of them or none, as committed says."""
     tenant = new_tenant()
@@ -243,6 +262,7 @@ OPERATIONS: dict[str, Callable[[Repo, Database], Awaitable[Case]]] = {
     "batch_update": _batch_update,
     "purge": _purge,
     "search_with_total": _search,
+    "stream": _stream,
     "session_block": _session_block,
 }
 

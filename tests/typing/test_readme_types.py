@@ -3,7 +3,8 @@
 
 The README's complete modules (its python blocks that start with an import) are
 written to a temporary directory and must be clean under both checkers.
-``cases/key_types.py`` holds what the checkers must reject, each line marked
+``cases/key_types.py`` (key types) and ``cases/reads.py`` (projections, CONTRACT
+§19) hold what the checkers must reject, each line marked
 ``# E: <mypy code> <pyright rule>``, next to what they must accept. Each checker
 runs once, on every file together, outside the project's own configuration.
 """
@@ -20,6 +21,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = Path(__file__).parent / "cases"
+#: The files of marked cases (``# E: …``), checked each on its own.
+CASE_FILES = sorted(path.name for path in CASES.glob("*.py"))
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 _EXPECTED = re.compile(r"#\s*E:\s*(?P<mypy>[\w-]+)\s+(?P<pyright>\w+)\s*$")
 _MYPY_LINE = re.compile(
@@ -61,9 +64,9 @@ def checked(tmp_path_factory: pytest.TempPathFactory) -> tuple[Found, Found]:
         path = work / f"readme_{index}.py"
         path.write_text(module, encoding="utf-8")
         files.append(path.name)
-    cases = work / "key_types.py"
-    cases.write_text((CASES / "key_types.py").read_text(encoding="utf-8"), encoding="utf-8")
-    files.append(cases.name)
+    for name in CASE_FILES:
+        (work / name).write_text((CASES / name).read_text(encoding="utf-8"), encoding="utf-8")
+        files.append(name)
     (work / "mypy.ini").write_text("[mypy]\nstrict = True\npython_version = 3.11\n")
     (work / "pyrightconfig.json").write_text(
         json.dumps(
@@ -145,12 +148,13 @@ def test_the_readme_modules_are_clean_under_strict_checking(
     assert errors == {}
 
 
+@pytest.mark.parametrize("case", CASE_FILES)
 @pytest.mark.parametrize("checker", ["mypy", "pyright"])
 def test_the_checkers_reject_exactly_the_marked_lines(
-    checked: tuple[Found, Found], checker: str
+    checked: tuple[Found, Found], checker: str, case: str
 ) -> None:
-    found = _in(checked[0] if checker == "mypy" else checked[1], "key_types.py")
-    expected = expected_errors(CASES / "key_types.py")
+    found = _in(checked[0] if checker == "mypy" else checked[1], case)
+    expected = expected_errors(CASES / case)
     assert expected, "the cases file marks no errors"
     want = {line: codes[0 if checker == "mypy" else 1] for line, codes in expected.items()}
     got = {

@@ -18,7 +18,7 @@ import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Self
 
-from repokit.backend import Backend, BackendSession, Select, applied
+from repokit.backend import Backend, BackendSession, Select, Upsert, UpsertResult, applied
 from repokit.capabilities import Capabilities
 from repokit.conditions import Condition
 from repokit.drift import (
@@ -46,6 +46,7 @@ from repokit.memory.store import (
     Predicate,
     Store,
     TableData,
+    Version,
     build_index,
 )
 from repokit.observability import Endpoint
@@ -172,6 +173,8 @@ class MemorySession(BackendSession):
         #: Tables this write session may have changed -> their last_change before it.
         self._touched: dict[TableData, int] = {}
         self._open = True
+        #: The open savepoints' journals, innermost last (TableData.journal).
+        self._journals: list[list[tuple[TableData, Any, Version]]] = []
 
     # -- state ------------------------------------------------------------------------------
 
@@ -287,6 +290,9 @@ class MemorySession(BackendSession):
             if limit is None:
                 self._store.stats.rows_sorted += len(hits)
             rows = page(hits, orders, offset, limit)
+        columns = query.columns
+        if columns is not None:  # a projection: only the fields asked for (CONTRACT §19)
+            return [copy_row({name: row[name] for name in columns}) for row in rows]
         return [copy_row(row) for row in rows]
 
     async def count(self, table: Table[Any], where: Condition) -> int:
@@ -328,10 +334,85 @@ class MemorySession(BackendSession):
             data.put(key, ABSENT, self._seq)
         return len(doomed)
 
+    # -- upsert --
+
+    async def upsert(self, upsert: Upsert) -> UpsertResult:
+        # One step, without awaiting: no other write session runs meanwhile (CONTRACT §18).
+        table = upsert.table
+        data = self._writable(table)
+        holds = upsert.holds()
+        pinned = self._pinned(data, table, holds)
+        rows = data.rows.values() if pinned is None else (row for _, row in pinned)
+        found = self._filter(rows, predicate(holds), 1)
+        if not found:
+            await self.insert(table, [upsert.row])  # checks the other keys
+            return UpsertResult(copy_row(upsert.row), True)
+        holder = found[0]
+        if not upsert.updates or not predicate(upsert.guard)(holder):
+            return UpsertResult(None, False)
+        new = applied(holder, copy_row(dict(upsert.values)), upsert.increment)
+        data.check_unique(table, [new], self._seq, self._store.stats)
+        data.put(new[table.primary_key], new, self._seq)
+        return UpsertResult(copy_row(new), False)
+
+    # -- savepoints ---------------------------------------------------------------------------
+
+    def _journal_to(self, journal: list[tuple[TableData, Any, Version]] | None) -> None:
+        for data in self._tables.values():
+            data.journal = journal
+
+    def _end_savepoints(self) -> None:
+        if self._journals:  # the session ends inside a savepoint
+            self._journals.clear()
+            self._journal_to(None)
+
+    async def begin_savepoint(self) -> object:
+        if self.read_only:
+            raise UnsupportedOperation("savepoint: a read-only session refuses writes")
+        journal: list[tuple[TableData, Any, Version]] = []
+        self._journals.append(journal)
+        self._journal_to(journal)
+        return journal
+
+    def _close_savepoint(self, mark: object) -> list[tuple[TableData, Any, Version]]:
+        journal = self._journals.pop()
+        assert journal is mark, "savepoints end innermost first"
+        outer = self._journals[-1] if self._journals else None
+        if outer is not None:
+            outer.extend(journal)  # the enclosing savepoint undoes these changes too
+        self._journal_to(outer)
+        return journal
+
+    async def release_savepoint(self, mark: object) -> None:
+        self._close_savepoint(mark)
+
+    async def rollback_to_savepoint(self, mark: object) -> None:
+        journal = self._close_savepoint(mark)
+        outer = self._journals[-1] if self._journals else None
+        if outer is not None:
+            del outer[len(outer) - len(journal) :]  # undone here: nothing for the outer one
+        for data, pk, before in reversed(journal):
+            data.restore(pk, before)
+
+    # -- reads --
+
+    async def delete_returning(self, table: Table[Any], where: Condition) -> list[Row]:
+        # What delete removes, as it was: one step, like the DELETE … RETURNING it stands for.
+        data = self._writable(table)
+        matches = predicate(where)
+        pinned = self._pinned(data, table, where)
+        items = data.rows.items() if pinned is None else pinned
+        doomed = [(key, row) for key, row in items if matches(row)]
+        self._store.stats.rows_tested += len(data.rows) if pinned is None else len(pinned)
+        for key, _ in doomed:
+            data.put(key, ABSENT, self._seq)
+        return [copy_row(row) for _, row in doomed]
+
     async def commit(self) -> None:
         if not self._open:
             return
         self._open = False
+        self._end_savepoints()
         store = self._store
         if self.read_only:
             store.close_reader(self._seq)
@@ -346,6 +427,7 @@ class MemorySession(BackendSession):
         if not self._open:
             return
         self._open = False
+        self._end_savepoints()
         store = self._store
         if self.read_only:
             store.close_reader(self._seq)

@@ -196,6 +196,9 @@ class TableData:
         self.ordered: dict[Orders, Ordered] = {}
         #: Orders a limited select asked for since the last change (the next one builds).
         self.asked: set[Orders] = set()
+        #: While the write session has a savepoint open: (table, key, row before) for
+        #: every change, so that rolling back to the savepoint can put each row back.
+        self.journal: list[tuple[TableData, Any, Version]] | None = None
 
     # -- reading at a snapshot ------------------------------------------------------------
 
@@ -251,7 +254,13 @@ class TableData:
         if not history or history[-1][0] != seq:
             history.append((seq, self.rows.get(pk, ABSENT)))
             self.log.append((seq, pk))
+        if self.journal is not None:
+            self.journal.append((self, pk, self.rows.get(pk, ABSENT)))
         self.last_change = seq
+        self._set(pk, row)
+
+    def restore(self, pk: Any, row: Version) -> None:
+        """Put *row* back under *pk* (rolling back to a savepoint; the history stays)."""
         self._set(pk, row)
 
     def undo(self, seq: int, last_change: int) -> None:

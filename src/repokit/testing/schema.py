@@ -4,7 +4,9 @@ Three tables cover the shapes the contract distinguishes: ``rk_items`` (every
 value kind, a status soft-delete marker, a version field, an ignore-case
 field, a unique key among live entities and a nullable unique key),
 ``rk_notes`` (integer keys, a ``deleted_at`` marker) and ``rk_labels``
-(string keys, no soft delete). Tests isolate themselves by tenant: every
+(string keys, no soft delete); ``rk_records`` declares what repokit maintains
+(CONTRACT §21): domain exceptions of its keys and created / updated
+timestamps. Tests isolate themselves by tenant: every
 test works inside fresh tenants, so the tables are created once per session.
 """
 
@@ -15,13 +17,14 @@ import itertools
 import os
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, NewType
 
 from repokit.conditions import Condition
+from repokit.errors import EntityAlreadyExists
 from repokit.scope import SearchScope
-from repokit.tables import StatusMarker, Table, TimestampMarker, Unique
+from repokit.tables import StatusMarker, Table, TimestampMarker, Timestamps, Unique
 from repokit.types import MaxLength, Numeric
 
 __all__ = [
@@ -31,6 +34,9 @@ __all__ = [
     "Label",
     "Level",
     "Note",
+    "Record",
+    "RecordIdTaken",
+    "RecordNameTaken",
     "Status",
     "TenantScope",
     "items",
@@ -38,6 +44,7 @@ __all__ = [
     "new_note_id",
     "new_tenant",
     "notes",
+    "records",
 ]
 
 ItemId = NewType("ItemId", uuid.UUID)
@@ -120,7 +127,54 @@ class Label:
 
 labels: Table[Label] = Table(Label, "rk_labels", primary_key="key", unique=[("tenant", "color")])
 
-ALL_TABLES: tuple[Table[Any], ...] = (items, notes, labels)
+
+class RecordNameTaken(Exception):
+    """The domain exception of ``rk_records``' unique key (tenant, name)."""
+
+    def __init__(self, error: EntityAlreadyExists) -> None:
+        super().__init__(f"the name is taken ({error})")
+        self.error = error
+
+
+class RecordIdTaken(Exception):
+    """The domain exception of ``rk_records``' primary key."""
+
+    def __init__(self, error: EntityAlreadyExists) -> None:
+        super().__init__(f"the id is taken ({error})")
+
+
+#: What a record holds in its maintained timestamps until repokit sets them.
+_UNSET = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Record:
+    """Keys with domain exceptions, timestamps repokit maintains (CONTRACT §21)."""
+
+    id: uuid.UUID
+    tenant: str
+    name: str
+    code: str | None = None
+    rank: int | None = None
+    data: dict[str, Any] | None = None
+    created_at: datetime = _UNSET
+    updated_at: datetime | None = None
+    deleted_at: datetime | None = None
+    version: int = 0
+
+
+records: Table[Record] = Table(
+    Record,
+    "rk_records",
+    primary_key="id",
+    unique=[Unique(("tenant", "name"), among_live=True, error=RecordNameTaken), ("tenant", "code")],
+    soft_delete=TimestampMarker("deleted_at"),
+    version="version",
+    timestamps=Timestamps(created="created_at", updated="updated_at"),
+    primary_key_error=RecordIdTaken,
+)
+
+ALL_TABLES: tuple[Table[Any], ...] = (items, notes, labels, records)
 
 
 @dataclass(frozen=True)

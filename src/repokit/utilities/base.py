@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from repokit.conditions import TRUE, Condition, and_
@@ -42,6 +43,10 @@ class Utility(Generic[T]):
         return f"{type(self).__name__}({self.table!r})"
 
     # -- building conditions ----------------------------------------------------------------
+
+    def _now(self, session: Session) -> datetime | None:
+        """The time a write stamps (the database's clock), or ``None`` without timestamps."""
+        return None if self.table.timestamps is None else session.database.now()
 
     def key(self, key: Any) -> Any:
         """The normalised primary key (raises InvalidValue naming the field)."""

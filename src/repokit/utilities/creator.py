@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import TypeVar
 
 from repokit.database import Session
@@ -22,9 +23,12 @@ class Creator(Utility[T]):
 
     __slots__ = ()
 
-    def _rows(self, entities: Iterable[T], scope: ScopeArg) -> list[Row]:
+    def _rows(
+        self, entities: Iterable[T], scope: ScopeArg, now: datetime | None = None
+    ) -> list[Row]:
+        # The maintained timestamps hold *now*, one time for the whole batch (CONTRACT §21).
         to_row = self.table.to_row
-        rows = [to_row(entity) for entity in entities]
+        rows = [to_row(entity, now) for entity in entities]
         condition = self.scope(scope)
         if condition is not None:
             within = predicate(condition)
@@ -39,10 +43,11 @@ class Creator(Utility[T]):
         Raises:
             InvalidValue: a value breaks the value rules (before any I/O).
             ScopeViolation: the entity lies outside *scope*; nothing is written.
-            EntityAlreadyExists: its primary key or a unique key is taken.
+            EntityAlreadyExists: its primary key or a unique key is taken (or
+                the domain exception the key declares, chained to it).
         """
         session.require_writable("create")
-        rows = self._rows((entity,), scope)
+        rows = self._rows((entity,), scope, self._now(session))
         self.check_indexed_text(session, rows)
         await session.insert(self.table, rows)
         return self.table.from_row(rows[0])
@@ -57,7 +62,7 @@ class Creator(Utility[T]):
         transaction.
         """
         session.require_writable("batch_create")
-        rows = self._rows(entities, scope)
+        rows = self._rows(entities, scope, self._now(session))
         self.check_indexed_text(session, rows)
         if rows:
             await session.insert(self.table, rows)

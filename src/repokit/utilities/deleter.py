@@ -9,7 +9,7 @@ from repokit.conditions import Condition, and_
 from repokit.database import Session
 from repokit.errors import EntityNotFound
 from repokit.scope import ScopeArg
-from repokit.tables import Row
+from repokit.tables import Row, TimestampMarker
 from repokit.utilities.base import Utility
 
 __all__ = ["Deleter"]
@@ -21,11 +21,23 @@ class Deleter(Utility[T]):
     """Soft-deletes and restores entities (CONTRACT §7).
 
     A soft delete or restore counts as an update: it increments the version
-    field, if the table has one. A table without a soft-delete marker raises
-    ``UnsupportedOperation``.
+    field, if the table has one, and sets its updated timestamp (CONTRACT §21).
+    A table without a soft-delete marker raises ``UnsupportedOperation``.
     """
 
     __slots__ = ()
+
+    def _deleted(self, session: Session) -> Row:
+        """What marks an entity deleted, at the database's time; with the updated timestamp.
+
+        A soft delete changes the entity, so it sets the updated timestamp as it
+        increments the version (CONTRACT §21).
+        """
+        table = self.table
+        if table.stamped is None and not isinstance(table.soft_delete, TimestampMarker):
+            return table.deleted_values()  # reads no clock
+        now = session.database.now()
+        return table.stamp(table.deleted_values(now), now)
 
     def _where(self, key: Any, scope: ScopeArg, view: Condition) -> Condition:
         where = and_(self.key_condition(self.key(key)), view)
@@ -39,12 +51,29 @@ class Deleter(Utility[T]):
             UnsupportedOperation: the table has no soft-delete marker.
             EntityNotFound: missing, already deleted, or outside *scope*.
         """
-        values = self.table.deleted_values()
+        values = self._deleted(session)
         where = self._where(key, scope, self.table.live_condition())
         session.require_writable("delete")
         count = await session.update(self.table, where, values, increment=self.table.increments)
         if count == 0:
             raise EntityNotFound(self.table.entity_name, key)
+
+    async def delete_returning(self, session: Session, key: Any, *, scope: ScopeArg = None) -> T:
+        """Mark the live entity *key* deleted and return it as stored, marked (CONTRACT §19).
+
+        One statement where the backend can (``UPDATE … RETURNING``).
+
+        Raises:
+            UnsupportedOperation: the table has no soft-delete marker.
+            EntityNotFound: missing, already deleted, or outside *scope*.
+        """
+        values = self._deleted(session)
+        where = self._where(key, scope, self.table.live_condition())
+        session.require_writable("delete_returning")
+        row = await session.update_one(self.table, where, values, increment=self.table.increments)
+        if row is None:
+            raise EntityNotFound(self.table.entity_name, key)
+        return self.table.from_row(row)
 
     async def batch_delete(
         self,
@@ -64,7 +93,7 @@ class Deleter(Utility[T]):
             UnsupportedOperation: the table has no soft-delete marker.
             InvalidQuery: neither ids nor conditions, an empty list of conditions.
         """
-        values = self.table.deleted_values()
+        values = self._deleted(session)
         keys, filters = self.selection(ids=ids, conditions=conditions, what="batch_delete")
         session.require_writable("batch_delete")
         base = and_(filters, self.table.live_condition())
@@ -88,6 +117,8 @@ class Deleter(Utility[T]):
             EntityAlreadyExists: a live entity now holds one of its unique keys.
         """
         values: Row = self.table.restored_values()
+        if self.table.stamped is not None:
+            values = self.table.stamp(values, session.database.now())
         where = self._where(key, scope, self.table.deleted_condition())
         session.require_writable("restore")
         # One statement where the backend can (UPDATE … RETURNING): the row as written.

@@ -8,7 +8,9 @@ from typing import Any, TypeVar
 from repokit.conditions import Condition, and_
 from repokit.database import Session
 from repokit.errors import EntityNotFound
+from repokit.evaluate import sort_rows
 from repokit.scope import ScopeArg
+from repokit.tables import Row
 from repokit.utilities.base import Deleted, Utility
 
 __all__ = ["BatchPurger", "Purger"]
@@ -37,6 +39,25 @@ class Purger(Utility[T]):
         if count == 0:
             raise EntityNotFound(self.table.entity_name, key)
 
+    async def purge_returning(self, session: Session, key: Any, *, scope: ScopeArg = None) -> T:
+        """Remove the entity *key* (live or soft-deleted) and return it as it was.
+
+        One statement where the backend can (``DELETE … RETURNING``, CONTRACT §19).
+
+        Raises:
+            EntityNotFound: missing or outside *scope*.
+        """
+        normal = self.key(key)
+        session.require_writable("purge_returning")
+        scope_cond = self.scope(scope)
+        where = self.key_condition(normal)
+        if scope_cond is not None:
+            where = and_(where, scope_cond)
+        rows = await session.delete_returning(self.table, where)
+        if not rows:
+            raise EntityNotFound(self.table.entity_name, key)
+        return self.table.from_row(rows[0])
+
 
 class BatchPurger(Utility[T]):
     """Removes many entities for good, selected by ids or conditions, all or none."""
@@ -62,14 +83,51 @@ class BatchPurger(Utility[T]):
         Raises:
             InvalidQuery: neither ids nor conditions, an empty list of conditions.
         """
-        keys, filters = self.selection(ids=ids, conditions=conditions, what="batch_purge")
+        keys, base = self._target(ids, conditions, scope, deleted, "batch_purge")
         session.require_writable("batch_purge")
-        scope_cond = self.scope(scope)
-        base = and_(filters, self.visibility(deleted))
-        if scope_cond is not None:
-            base = and_(base, scope_cond)
         total = 0
         for chunk in self.chunks(session, keys):
             where = and_(base, chunk)
             total += await session.delete(self.table, where)
         return total
+
+    async def batch_purge_returning(
+        self,
+        session: Session,
+        *,
+        ids: Iterable[Any] | None = None,
+        conditions: Condition | Iterable[Condition] | None = None,
+        scope: ScopeArg = None,
+        deleted: Deleted = Deleted.INCLUDE,
+    ) -> list[T]:
+        """:meth:`batch_purge`, returning the entities removed, by primary key ascending.
+
+        One statement per chunk where the backend can (``DELETE … RETURNING``,
+        CONTRACT §19); the same target rules as :meth:`batch_purge`.
+
+        Raises:
+            InvalidQuery: neither ids nor conditions, an empty list of conditions.
+        """
+        keys, base = self._target(ids, conditions, scope, deleted, "batch_purge_returning")
+        session.require_writable("batch_purge_returning")
+        rows: list[Row] = []
+        for chunk in self.chunks(session, keys):
+            rows += await session.delete_returning(self.table, and_(base, chunk))
+        # The backends return deleted rows in no particular order: one order for all.
+        ordered = sort_rows(rows, (self.table.c[self.table.primary_key].asc(),))
+        return [self.table.from_row(row) for row in ordered]
+
+    def _target(
+        self,
+        ids: Iterable[Any] | None,
+        conditions: Condition | Iterable[Condition] | None,
+        scope: ScopeArg,
+        deleted: Deleted,
+        what: str,
+    ) -> tuple[list[Any] | None, Condition]:
+        keys, filters = self.selection(ids=ids, conditions=conditions, what=what)
+        scope_cond = self.scope(scope)
+        base = and_(filters, self.visibility(deleted))
+        if scope_cond is not None:
+            base = and_(base, scope_cond)
+        return keys, base

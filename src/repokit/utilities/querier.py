@@ -2,23 +2,77 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, overload
 
 from repokit.backend import Select
 from repokit.conditions import And, Condition, Op, Order, and_, not_
-from repokit.cursors import fingerprint, keyset_after, reverse
-from repokit.database import Session
+from repokit.cursors import fingerprint, keyset_after, reverse, sort_values
+from repokit.database import Database, Session
 from repokit.errors import EntityNotFound, InvalidQuery, excerpt
-from repokit.pagination import CursorPagination, OffsetPagination, Page, Pagination
+from repokit.pagination import (
+    MAX_PAGE_SIZE,
+    CursorPagination,
+    OffsetPagination,
+    Page,
+    Pagination,
+)
 from repokit.planning import AND, COMPARE, Plan, plan, plan_into
+from repokit.projections import Projection, projection
 from repokit.scope import ScopeArg
 from repokit.tables import Row, Table
 from repokit.utilities.base import Deleted, Utility
 
-__all__ = ["BatchQuerier", "Querier"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "BatchQuerier", "Found", "Querier"]
 
 T = TypeVar("T")
+P = TypeVar("P")
+K = TypeVar("K")
+
+#: The chunk a stream reads per statement unless told otherwise (CONTRACT §19).
+DEFAULT_CHUNK_SIZE = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class Found(Generic[T, K]):
+    """What :meth:`Querier.get_many` found (CONTRACT §19).
+
+    Attributes:
+        entities: the entities found, by the key the caller gave, in the order
+            of the keys given (each key once).
+        missing: the keys given that found nothing (missing, outside the scope
+            or excluded by the soft-delete view: these are not told apart), in
+            the order given, each once.
+    """
+
+    entities: dict[K, T]
+    missing: list[K]
+
+
+def _reader(table: Table[Any], into: Projection[Any] | None) -> Callable[[Row], Any]:
+    return table.from_row if into is None else into.from_row
+
+
+def _selecting(query: Select) -> Callable[[Session], Awaitable[list[Row]]]:
+    """The work of a read-only session that runs *query* (a stream's chunk)."""
+    return lambda session: session.select(query)
+
+
+def check_chunk_size(chunk_size: object) -> int:
+    """*chunk_size* if it is an int from 1 to :data:`~repokit.pagination.MAX_PAGE_SIZE`.
+
+    Raises:
+        InvalidQuery: naming the argument and its value.
+    """
+    if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
+        raise InvalidQuery(f"stream: chunk_size must be an integer >= 1, got {excerpt(chunk_size)}")
+    if chunk_size > MAX_PAGE_SIZE:
+        raise InvalidQuery(
+            f"stream: chunk_size must be at most {MAX_PAGE_SIZE} (MAX_PAGE_SIZE), "
+            f"got {excerpt(chunk_size)}"
+        )
+    return chunk_size
 
 
 class Querier(Utility[T]):
@@ -54,6 +108,28 @@ class Querier(Utility[T]):
         prepared = self._prepared[deleted] = (visible, items, tuple(operands[1:]))
         return prepared
 
+    @overload
+    async def get(
+        self,
+        session: Session,
+        key: Any,
+        *,
+        scope: ScopeArg = ...,
+        deleted: Deleted = ...,
+        into: None = ...,
+    ) -> T: ...
+
+    @overload
+    async def get(
+        self,
+        session: Session,
+        key: Any,
+        *,
+        scope: ScopeArg = ...,
+        deleted: Deleted = ...,
+        into: type[P],
+    ) -> P: ...
+
     async def get(
         self,
         session: Session,
@@ -61,12 +137,15 @@ class Querier(Utility[T]):
         *,
         scope: ScopeArg = None,
         deleted: Deleted = Deleted.EXCLUDE,
-    ) -> T:
-        """The entity with primary key *key*.
+        into: type[Any] | None = None,
+    ) -> Any:
+        """The entity with primary key *key* (or its projection *into*, CONTRACT §19).
 
         Raises:
             EntityNotFound: missing, outside *scope*, or excluded by *deleted*.
+            InvalidQuery: *into* is not a projection of the entity.
         """
+        projected = projection(self.table, into)
         normal = self.key(key)
         prepared = self._prepared.get(deleted)
         if prepared is None:
@@ -97,11 +176,81 @@ class Querier(Utility[T]):
             planned = Plan(_conjunction(planned_pk, (*items, *scoped_items)), tuple(operands))
         if planned.key is False:
             planned = _NOTHING
-        query = Select(self.table, where, limit=1, plan=planned)
+        columns = None if projected is None else projected.columns()
+        query = Select(self.table, where, limit=1, plan=planned, columns=columns)
         rows = await session.select(query)
         if not rows:
             raise EntityNotFound(self.table.entity_name, key)
-        return self.table.from_row(rows[0])
+        return _reader(self.table, projected)(rows[0])
+
+    @overload
+    async def get_many(
+        self,
+        session: Session,
+        keys: Iterable[K],
+        *,
+        scope: ScopeArg = ...,
+        deleted: Deleted = ...,
+        into: None = ...,
+    ) -> Found[T, K]: ...
+
+    @overload
+    async def get_many(
+        self,
+        session: Session,
+        keys: Iterable[K],
+        *,
+        scope: ScopeArg = ...,
+        deleted: Deleted = ...,
+        into: type[P],
+    ) -> Found[P, K]: ...
+
+    async def get_many(
+        self,
+        session: Session,
+        keys: Iterable[Any],
+        *,
+        scope: ScopeArg = None,
+        deleted: Deleted = Deleted.EXCLUDE,
+        into: type[Any] | None = None,
+    ) -> Found[Any, Any]:
+        """The entities with the primary keys *keys*, and the keys that found none.
+
+        One statement per chunk of ``Capabilities.max_ids_per_statement``
+        keys. Keys are normalised like :meth:`get`'s; keys that normalise to
+        the same key count once (the first one given names it). An entity
+        outside *scope*, or excluded by *deleted*, is reported missing, as if
+        it did not exist (CONTRACT §6, §19).
+
+        Raises:
+            InvalidValue: a key breaks the primary key's value rules.
+            InvalidQuery: *keys* is a string, or *into* is not a projection.
+        """
+        if isinstance(keys, str | bytes):
+            raise InvalidQuery("get_many: keys must be a collection of keys, not a string")
+        projected = projection(self.table, into)
+        given: dict[Any, Any] = {}  # normal key -> the first key given for it
+        for key in keys:
+            given.setdefault(self.key(key), key)
+        base = and_(self.visibility(deleted), *_opt(self.scope(scope)))
+        columns = None if projected is None else projected.columns()
+        pk = self.table.primary_key
+        normals = list(given)
+        rows: dict[Any, Row] = {}
+        for chunk in self.chunks(session, normals):
+            query = Select(self.table, and_(chunk, base), columns=columns)
+            for row in await session.select(query):
+                rows[row[pk]] = row
+        read = _reader(self.table, projected)
+        entities: dict[Any, Any] = {}
+        missing: list[Any] = []
+        for normal, key in given.items():
+            hit = rows.get(normal)
+            if hit is None:
+                missing.append(key)
+            else:
+                entities[key] = read(hit)
+        return Found(entities, missing)
 
 
 #: A get's soft-delete view: its condition, its plan's AND items after the key's, their operands.
@@ -170,6 +319,146 @@ class BatchQuerier(Utility[T]):
         where = self.where(conditions, scope, deleted)
         return await session.count(self.table, where)
 
+    async def exists(
+        self,
+        session: Session,
+        *,
+        conditions: Condition | Iterable[Condition] | None = None,
+        scope: ScopeArg = None,
+        deleted: Deleted = Deleted.EXCLUDE,
+    ) -> bool:
+        """Whether any entity matches *conditions* within *scope*: one cheap statement.
+
+        ``None`` or an empty list of conditions filter nothing (see :meth:`search`).
+        """
+        where = self.where(conditions, scope, deleted)
+        return await session.exists(self.table, where)
+
+    @overload
+    def stream(
+        self,
+        source: Session | Database,
+        *,
+        conditions: Condition | Iterable[Condition] | None = ...,
+        orders: Iterable[Order] = ...,
+        scope: ScopeArg = ...,
+        deleted: Deleted = ...,
+        chunk_size: int = ...,
+        into: None = ...,
+    ) -> AsyncIterator[T]: ...
+
+    @overload
+    def stream(
+        self,
+        source: Session | Database,
+        *,
+        conditions: Condition | Iterable[Condition] | None = ...,
+        orders: Iterable[Order] = ...,
+        scope: ScopeArg = ...,
+        deleted: Deleted = ...,
+        chunk_size: int = ...,
+        into: type[P],
+    ) -> AsyncIterator[P]: ...
+
+    def stream(
+        self,
+        source: Session | Database,
+        *,
+        conditions: Condition | Iterable[Condition] | None = None,
+        orders: Iterable[Order] = (),
+        scope: ScopeArg = None,
+        deleted: Deleted = Deleted.EXCLUDE,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        into: type[Any] | None = None,
+    ) -> AsyncIterator[Any]:
+        """Every entity matching *conditions* within *scope*, in *orders*, chunk by chunk.
+
+        An async iterator holding one chunk at a time, whatever the size of the
+        result (CONTRACT §19). Each chunk is one keyset read of at most
+        *chunk_size* entities after the last one yielded, in the total order
+        (*orders*, then the primary key), with no cursor encoded.
+
+        Args:
+            source: a :class:`~repokit.Database`: each chunk is read in a
+                read-only session of its own, opened and ended around that
+                read, so nothing is held between chunks (no session, no
+                transaction, no server cursor); or a :class:`~repokit.Session`:
+                every chunk is read in it (the caller's transaction).
+            conditions: as for :meth:`search`.
+            orders: sort keys; the primary key is appended as the tie-breaker.
+            scope: one scope, several (ORed) or ``None``.
+            deleted: which soft-deleted entities to see.
+            chunk_size: entities per read, 1 to :data:`~repokit.MAX_PAGE_SIZE`.
+            into: a projection class to read into instead of the entity.
+
+        Raises:
+            InvalidQuery: bad conditions, orders, chunk size or projection,
+                raised by this call (before any I/O), not by the iteration.
+        """
+        size = check_chunk_size(chunk_size)
+        projected = projection(self.table, into)
+        where = self.where(conditions, scope, deleted)
+        ordered = self.total_order(orders)
+        columns = None if projected is None else projected.columns(o.field for o in ordered)
+        if not isinstance(source, Session | Database):
+            raise InvalidQuery(f"stream: expected a Database or a Session, got {excerpt(source)}")
+        return self._chunks(source, where, ordered, size, columns, _reader(self.table, projected))
+
+    async def _chunks(
+        self,
+        source: Session | Database,
+        where: Condition,
+        ordered: tuple[Order, ...],
+        size: int,
+        columns: tuple[str, ...] | None,
+        read: Callable[[Row], Any],
+    ) -> AsyncIterator[Any]:
+        # The first chunk's filter is planned once here; later chunks add the keyset
+        # boundary (whose values the backend lifts as operands: one shape for them all).
+        query = Select(self.table, where, ordered, size, plan=plan(where), columns=columns)
+        while True:
+            if isinstance(source, Session):
+                rows = await source.select(query)
+            else:
+                rows = await source.run_in_transaction(_selecting(query), read_only=True)
+            # The session (if it was ours) has ended: the caller's loop body runs
+            # with nothing held, and breaking out leaves nothing to release.
+            for row in rows:
+                yield read(row)
+            if len(rows) < size:
+                return
+            boundary = keyset_after(ordered, sort_values(rows[-1], ordered))
+            del rows
+            query = Select(self.table, and_(where, boundary), ordered, size, columns=columns)
+
+    @overload
+    async def search(
+        self,
+        session: Session,
+        *,
+        conditions: Condition | Iterable[Condition] | None = ...,
+        orders: Iterable[Order] = ...,
+        pagination: Pagination | None = ...,
+        scope: ScopeArg = ...,
+        deleted: Deleted = ...,
+        total_count: bool = ...,
+        into: None = ...,
+    ) -> Page[T]: ...
+
+    @overload
+    async def search(
+        self,
+        session: Session,
+        *,
+        conditions: Condition | Iterable[Condition] | None = ...,
+        orders: Iterable[Order] = ...,
+        pagination: Pagination | None = ...,
+        scope: ScopeArg = ...,
+        deleted: Deleted = ...,
+        total_count: bool = ...,
+        into: type[P],
+    ) -> Page[P]: ...
+
     async def search(
         self,
         session: Session,
@@ -180,7 +469,8 @@ class BatchQuerier(Utility[T]):
         scope: ScopeArg = None,
         deleted: Deleted = Deleted.EXCLUDE,
         total_count: bool = False,
-    ) -> Page[T]:
+        into: type[Any] | None = None,
+    ) -> Page[Any]:
         """A page of the entities matching *conditions* within *scope*, in *orders*.
 
         Args:
@@ -193,23 +483,28 @@ class BatchQuerier(Utility[T]):
             scope: one scope, several (ORed) or ``None``.
             deleted: which soft-deleted entities to see.
             total_count: also count the whole filtered, scoped set.
+            into: a projection class to read into instead of the entity
+                (CONTRACT §19); the sort keys are fetched for the cursors but
+                only the projection's fields are returned.
 
         Raises:
-            InvalidQuery: bad conditions, orders or pagination.
+            InvalidQuery: bad conditions, orders, pagination or projection.
             InvalidCursor: a cursor that is malformed or from another query.
         """
+        projected = projection(self.table, into)
         where = self.where(conditions, scope, deleted)
         ordered = self.total_order(orders)
+        columns = None if projected is None else projected.columns(o.field for o in ordered)
         # Planned once: for the cursors' fingerprint and for the backend.
         planned = plan(where)
         bound_to = fingerprint(self.table, where, ordered, planned=planned)
         if pagination is None or isinstance(pagination, OffsetPagination):
             rows, total, has_next, has_previous = await self._offset(
-                session, where, planned, ordered, pagination, total_count
+                session, where, planned, ordered, pagination, total_count, columns
             )
         elif isinstance(pagination, CursorPagination):
             rows, total, has_next, has_previous = await self._keyset(
-                session, where, planned, ordered, pagination, total_count, bound_to
+                session, where, planned, ordered, pagination, total_count, bound_to, columns
             )
         else:
             raise InvalidQuery(f"unknown pagination {excerpt(pagination)}")
@@ -226,18 +521,15 @@ class BatchQuerier(Utility[T]):
                     raise
                 return None
 
+        read = _reader(self.table, projected)
         return Page(
-            items=[self.table.from_row(row) for row in rows],
+            items=[read(row) for row in rows],
             total_count=total,
             has_next_page=has_next,
             has_previous_page=has_previous,
             start_cursor=cursor(rows[0]) if rows else None,
             end_cursor=cursor(rows[-1]) if rows else None,
         )
-
-    async def _exists(self, session: Session, where: Condition) -> bool:
-        query = Select(self.table, where, limit=1)
-        return bool(await session.select(query))
 
     async def _offset(
         self,
@@ -247,13 +539,14 @@ class BatchQuerier(Utility[T]):
         orders: Sequence[Order],
         pagination: OffsetPagination | None,
         with_count: bool,
+        columns: tuple[str, ...] | None,
     ) -> tuple[list[Row], int | None, bool, bool]:
         if pagination is None:
-            query = Select(self.table, where, tuple(orders), plan=planned)
+            query = Select(self.table, where, tuple(orders), plan=planned, columns=columns)
             rows, total = await session.select_page(query, with_count=with_count)
             return rows, total, False, False
         limit, offset = pagination.limit, pagination.offset
-        query = Select(self.table, where, tuple(orders), limit + 1, offset, planned)
+        query = Select(self.table, where, tuple(orders), limit + 1, offset, planned, columns)
         rows, total = await session.select_page(query, with_count=with_count)
         has_next = len(rows) > limit
         if offset == 0:
@@ -263,7 +556,7 @@ class BatchQuerier(Utility[T]):
         elif total is not None:
             has_previous = total > 0
         else:
-            has_previous = await self._exists(session, where)
+            has_previous = await session.exists(self.table, where)
         return rows[:limit], total, has_next, has_previous
 
     async def _keyset(
@@ -275,6 +568,7 @@ class BatchQuerier(Utility[T]):
         pagination: CursorPagination,
         with_count: bool,
         bound_to: bytes,
+        columns: tuple[str, ...] | None,
     ) -> tuple[list[Row], int | None, bool, bool]:
         backward = pagination.backward
         size = pagination.last if backward else pagination.first
@@ -297,7 +591,7 @@ class BatchQuerier(Utility[T]):
             if values[-1] is not None:
                 probes = (and_(behind, self.table.key_condition(values[-1])), behind)
         page_plan = planned if boundary is None else None  # where's plan is the first page's
-        query = Select(self.table, page_where, walk, size + 1, plan=page_plan)
+        query = Select(self.table, page_where, walk, size + 1, plan=page_plan, columns=columns)
         window = await session.select_window(
             query, count=where if with_count else None, probes=probes
         )

@@ -19,11 +19,11 @@ from repokit.errors import (
 from repokit.evaluate import evaluate, substitute
 from repokit.scope import ScopeArg
 from repokit.states import UpdaterSpec
-from repokit.tables import Row
+from repokit.tables import Row, Table
 from repokit.types import Kind
 from repokit.utilities.base import Utility
 
-__all__ = ["BatchUpdater", "Updater", "spec_values"]
+__all__ = ["BatchUpdater", "Updater", "changed_condition", "spec_values", "stamped"]
 
 T = TypeVar("T")
 
@@ -48,7 +48,42 @@ def spec_values(utility: Utility[Any], spec: UpdateArg) -> Row:
             raise InvalidQuery(
                 f"{table.entity_name}.{field}: the version field is maintained by repokit"
             )
+        if field in table.maintained:
+            raise InvalidQuery(
+                f"{table.entity_name}.{field}: a timestamp maintained by repokit cannot be "
+                "updated (CONTRACT §21)"
+            )
     return table.normalize_values(raw)
+
+
+def stamped(utility: Utility[Any], session: Session, values: Row) -> Row:
+    """*values* of a write that changes entities, with the updated timestamp (CONTRACT §21)."""
+    table = utility.table
+    if table.stamped is None:
+        return values
+    return table.stamp(values, session.database.now())
+
+
+def changed_condition(table: Table[Any], values: Row) -> Condition | None:
+    """True for a stored row any of *values* would change; ``None`` when not expressible.
+
+    ``None`` also for no values at all. Writes guarded by it write nothing for
+    an update that changes nothing (CONTRACT §9); JSON fields can only be
+    tested for null, so with one among *values* the caller compares in Python.
+    """
+    tests: list[Condition] = []
+    for field, value in values.items():
+        ftype = table.fields[field].type
+        if ftype.kind is Kind.JSON:
+            return None  # JSON fields can only be tested for null
+        if table.fields[field].shadow_of is None:
+            # Stored forms already (an enum's value, a floored datetime): build
+            # the nodes directly rather than through the column's operand checks.
+            if value is None:
+                tests.append(not_(IsNull(table.name, field)))
+            else:
+                tests.append(Compare(table.name, field, Op.NE, value))
+    return or_(*tests) if tests else None
 
 
 class Updater(Utility[T]):
@@ -76,7 +111,8 @@ class Updater(Utility[T]):
             EntityNotFound: missing, deleted or outside *scope*.
             ConcurrentModification: the stored version is not *expected_version*.
             ScopeViolation: the update would move the entity out of *scope*.
-            EntityAlreadyExists: the new values collide with a unique key.
+            EntityAlreadyExists: the new values collide with a unique key (or
+                the domain exception the key declares, chained to it).
         """
         table = self.table
         values = spec_values(self, spec)
@@ -92,15 +128,17 @@ class Updater(Utility[T]):
         changed = self._changed(values)
         if changed is not None:
             # One statement: write only if the entity is there, in scope, at the
-            # expected version, stays in scope and actually changes.
+            # expected version, stays in scope and actually changes. Only then is
+            # its updated timestamp set (the guard compares the caller's values).
+            written = stamped(self, session, values)
             guard = and_(found, changed)
             if expected_version is not None:
                 assert table.version is not None
                 guard = and_(guard, table.c[table.version].eq(expected_version))
             if scope_cond is not None:
-                guard = and_(guard, substitute(scope_cond, values))
+                guard = and_(guard, substitute(scope_cond, written))
             increment = table.increments
-            row = await session.update_one(table, guard, values, increment=increment)
+            row = await session.update_one(table, guard, written, increment=increment)
             if row is not None:
                 return table.from_row(row)
         # Nothing written: find out why (or, for values SQL cannot compare, read first).
@@ -110,20 +148,7 @@ class Updater(Utility[T]):
 
     def _changed(self, values: Row) -> Condition | None:
         """True when any of *values* differs from the stored one (None: not expressible)."""
-        table = self.table
-        tests: list[Condition] = []
-        for field, value in values.items():
-            ftype = table.fields[field].type
-            if ftype.kind is Kind.JSON:
-                return None  # JSON fields can only be tested for null
-            if table.fields[field].shadow_of is None:
-                # Stored forms already (an enum's value, a floored datetime): build
-                # the nodes directly rather than through the column's operand checks.
-                if value is None:
-                    tests.append(not_(IsNull(table.name, field)))
-                else:
-                    tests.append(Compare(table.name, field, Op.NE, value))
-        return or_(*tests) if tests else None
+        return changed_condition(self.table, values)
 
     async def _read_then_write(
         self,
@@ -151,6 +176,7 @@ class Updater(Utility[T]):
         changed = {f: v for f, v in values.items() if current.get(f) != v}
         if not changed:
             return table.from_row(current)
+        changed = stamped(self, session, changed)
         new = {**current, **changed}
         if scope_cond is not None and not evaluate(scope_cond, new):
             raise ScopeViolation(table.entity_name, key)
@@ -212,6 +238,9 @@ class BatchUpdater(Utility[T]):
             base = and_(base, scope_cond)
         if not values:
             return await self._count(session, keys, base)
+        # Every matched entity is written (and its version incremented), so every one
+        # gets the updated timestamp too (CONTRACT §21).
+        values = stamped(self, session, values)
         if scope_cond is not None:
             await self._check_scope(session, keys, base, scope_cond, values)
         increment = table.increments

@@ -9,6 +9,7 @@ and a condition that pins the primary key reads one document by ``_id``.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -179,3 +180,55 @@ async def test_a_pinned_key_is_read_by_id_and_the_rest_tested_in_process(
     updates = [body["updates"][0]["q"] for name, body in commands.sent if name == "update"]
     assert updates == [{"_id": thing.id}]
     assert commands.names == ["find", "update", "commitTransaction", "find", "find"]
+
+
+# -- CONTRACT §19: projections, exists, purge returning ------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Named:
+    name: str
+
+
+@pytest.mark.asyncio
+async def test_a_projection_is_sent_as_a_projection_of_its_fields_and_the_sort_keys(
+    watched: tuple[Database, Commands], things: Table[Thing], new_thing: Callable[..., Thing]
+) -> None:
+    db, commands = watched
+    repo: Repository[Thing, uuid.UUID] = Repository(db, things)
+    created = await repo.batch_create([new_thing(count=i) for i in range(5)])
+    c = things.c
+    with commands.record():
+        page = await repo.search(orders=[c.count.desc()], into=_Named)
+        faceted = await repo.search(
+            orders=[c.count.desc()],
+            pagination=OffsetPagination(limit=2),
+            total_count=True,
+            into=_Named,
+        )
+    find, aggregate = commands.sent
+    assert find[1]["projection"] == {"_id": 1, "name": 1, "count": 1}
+    stages = aggregate[1]["pipeline"][1]["$facet"]["page"]
+    assert stages[-1] == {"$project": {"_id": 1, "name": 1, "count": 1}}
+    by_count = sorted(created, key=lambda t: -t.count)
+    assert page.items == [_Named(t.name) for t in by_count]
+    assert faceted.items == page.items[:2]
+    assert faceted.total_count == 5
+
+
+@pytest.mark.asyncio
+async def test_exists_is_one_find_of_one_id_and_purge_returning_reads_then_deletes(
+    watched: tuple[Database, Commands], things: Table[Thing], new_thing: Callable[..., Thing]
+) -> None:
+    db, commands = watched
+    repo: Repository[Thing, uuid.UUID] = Repository(db, things)
+    thing = await repo.create(new_thing(count=2))
+    with commands.record():
+        assert await repo.exists(conditions=[things.c.count == 2])
+    ((name, body),) = commands.sent
+    assert name == "find"
+    assert body["projection"] == {"_id": 1}
+    assert body["limit"] == 1
+    with commands.record():
+        assert await repo.purge_returning(thing.id) == thing
+    assert [n for n in commands.names if n != "commitTransaction"] == ["find", "delete"]

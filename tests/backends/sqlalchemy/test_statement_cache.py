@@ -9,8 +9,10 @@ operands select.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +21,7 @@ import pytest
 from repokit import (
     CursorPagination,
     Database,
+    EntityNotFound,
     OffsetPagination,
     Repository,
     Table,
@@ -78,7 +81,27 @@ async def _workout(repo: Repository[Any, uuid.UUID], things: Table[Any], n: int)
     await repo.delete(thing.id)
     await repo.restore(thing.id)
     seen.append(await repo.batch_purge(conditions=[c.count == 1000 + n]))
+    # CONTRACT §19: exists, projections (the select list is part of the key), streams,
+    # the writes that return what they removed.
+    seen.append(await repo.exists(conditions=[c.count == n]))
+    summary = await repo.search(
+        orders=order, pagination=CursorPagination(first=2), total_count=True, into=_Counted
+    )
+    seen.append(([t.count for t in summary.items], summary.total_count))
+    seen.append((await repo.get(thing.id, into=_Counted)).count)
+    found = await repo.get_many([thing.id, uuid.UUID(int=n)], into=_Counted)
+    seen.append(([t.count for t in found.entities.values()], len(found.missing)))
+    seen.append([t.count async for t in repo.stream(orders=order, chunk_size=3, into=_Counted)])
+    seen.append(await repo.batch_purge_returning(conditions=[c.count == 1000 + n]))
+    with contextlib.suppress(EntityNotFound):
+        await repo.purge_returning(uuid.UUID(int=10_000 + n))
     return seen
+
+
+@dataclass(frozen=True)
+class _Counted:
+    id: uuid.UUID
+    count: int
 
 
 @pytest.mark.asyncio

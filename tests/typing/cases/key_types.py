@@ -54,8 +54,9 @@ async def get_by_a_uuid(db: Database) -> Project:
     return await Repository(db, projects).get(uuid4())
 
 
-async def get_by_an_int(db: Database) -> Project:
-    return await Repository(db, projects).get(3)  # E: arg-type reportArgumentType
+async def get_by_an_int(db: Database) -> None:
+    # (get is overloaded on into=: mypy reports the key as matching no overload)
+    await Repository(db, projects).get(3)  # E: call-overload reportArgumentType
 
 
 async def delete_by_a_str(repo: Repository[Project, UUID]) -> None:
@@ -66,8 +67,8 @@ async def get_by_a_new_type(db: Database) -> Member:
     return await Repository(db, members).get(ProjectId(uuid4()))
 
 
-async def get_by_the_bare_uuid(db: Database) -> Member:
-    return await Repository(db, members).get(uuid4())  # E: arg-type reportArgumentType
+async def get_by_the_bare_uuid(db: Database) -> None:
+    await Repository(db, members).get(uuid4())  # E: call-overload reportArgumentType
 
 
 def a_table_without_key_type_is_unchecked(db: Database) -> Repository[Project, int]:

@@ -40,13 +40,20 @@ from typing import TYPE_CHECKING, Any
 
 import pymongo
 from bson import Int64
+from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DocumentTooLarge, OperationFailure, PyMongoError
 
-from repokit.backend import BackendSession, Select, applied
-from repokit.conditions import Condition
-from repokit.errors import BackendUnavailable, RepositoryError, UnsupportedOperation
+from repokit.backend import BackendSession, Select, Upsert, UpsertResult, applied
+from repokit.conditions import Condition, and_
+from repokit.errors import (
+    BackendUnavailable,
+    EntityAlreadyExists,
+    RepositoryError,
+    TransactionConflict,
+    UnsupportedOperation,
+)
 from repokit.evaluate import evaluate
 from repokit.shielding import in_own_task
 from repokit.tables import Row, Table
@@ -65,6 +72,8 @@ Collection = AsyncCollection[dict[str, Any]]
 _COMMIT_ATTEMPTS = 3
 #: Seconds a rollback waits for ``abortTransaction`` (see :meth:`MongoSession.rollback`).
 ABORT_TIMEOUT = 2.0
+#: How often a lone upsert tries again when the holder of its key changes hands.
+_UPSERT_ATTEMPTS = 10
 #: A ``$facet`` result over the document size (16 MiB) or the stage's memory limit.
 _FACET_TOO_LARGE = frozenset({10334, 4031700})
 
@@ -146,6 +155,7 @@ class MongoSession(BackendSession):
     async def _find(self, collection: Collection, query: Select, codec: Codec) -> list[Any]:
         cursor = collection.find(
             to_query(query.where, codec),
+            projection=_projection(codec, query.columns),
             sort=to_sort(query.orders, codec) or None,
             skip=query.offset,
             limit=query.limit or 0,
@@ -190,7 +200,7 @@ class MongoSession(BackendSession):
             snapshot = self._session.options.snapshot
             if not (snapshot and sort_is_indexed(where, sort, codec.indexes)):
                 with map_errors(query.table):
-                    faceted = await self._faceted(collection, query, where, sort)
+                    faceted = await self._faceted(collection, codec, query, where, sort)
                 if faceted is not None:
                     documents, total = faceted
                     return [codec.from_document(document) for document in documents], total
@@ -206,6 +216,7 @@ class MongoSession(BackendSession):
     async def _faceted(
         self,
         collection: Collection,
+        codec: Codec,
         query: Select,
         where: dict[str, Any],
         sort: list[tuple[str, int]],
@@ -216,6 +227,9 @@ class MongoSession(BackendSession):
         if query.offset:
             page.append({"$skip": query.offset})
         page.append({"$limit": query.limit})
+        projected = _projection(codec, query.columns)
+        if projected is not None:
+            page.append({"$project": projected})
         facet = {"page": page, "total": [{"$count": "n"}]}
         try:
             cursor = await collection.aggregate(
@@ -229,6 +243,51 @@ class MongoSession(BackendSession):
             raise
         counted = result["total"]
         return result["page"], int(counted[0]["n"]) if counted else 0
+
+    # -- reads --
+
+    async def exists(self, table: Table[Any], where: Condition) -> bool:
+        # One find of at most one document, projected to its _id (CONTRACT §19).
+        collection, codec = await self._collection(table)
+        pinned, key = pinned_key(where, table.primary_key)
+        if pinned:
+            return bool(await self._by_key(collection, codec, where, key))
+        with map_errors(table):
+            found = await collection.find_one(
+                to_query(where, codec), projection={"_id": 1}, session=self._session
+            )
+        return found is not None
+
+    async def delete_returning(self, table: Table[Any], where: Condition) -> list[Row]:
+        """Delete and return the matching rows.
+
+        In a transaction, the rows are read and then deleted by ``_id`` in the
+        same snapshot (a concurrent change is a write conflict, retried by the
+        runner). Outside one (a server without transactions), a condition
+        pinning the key is one atomic ``findOneAndDelete``; anything else is
+        the SPI's default, atomic per document only (CONTRACT §9).
+        """
+        collection, codec = await self._collection(table, write=True)
+        pinned, key = pinned_key(where, table.primary_key)
+        if not self._transactional:
+            if not pinned:
+                return await super().delete_returning(table, where)
+            with map_errors(table):
+                document = await collection.find_one_and_delete(
+                    to_query(where, codec), session=self._session
+                )
+            return [] if document is None else [codec.from_document(document)]
+        if pinned:
+            rows = await self._by_key(collection, codec, where, key)
+        else:
+            with map_errors(table):
+                found = collection.find(to_query(where, codec), session=self._session)
+                rows = [codec.from_document(document) for document in await found.to_list()]
+        if rows:
+            ids = [codec.encode(table.primary_key, row[table.primary_key]) for row in rows]
+            with map_errors(table):
+                await collection.delete_many({"_id": {"$in": ids}}, session=self._session)
+        return rows
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -313,6 +372,17 @@ class MongoSession(BackendSession):
         at 4,000 documents, against 2 ms for these two).
         """
         collection, codec = await self._collection(table, write=True)
+        change = _change(codec, values, increment)
+        if change and not self._transactional:
+            # One atomic command, which returns the document as this very write left it.
+            with map_errors(table):
+                document = await collection.find_one_and_update(
+                    to_query(where, codec),
+                    change,
+                    return_document=ReturnDocument.AFTER,
+                    session=self._session,
+                )
+            return None if document is None else codec.from_document(document)
         pinned, key = pinned_key(where, table.primary_key)
         if not (pinned and self._transactional):
             return await super().update_one(table, where, values, increment=increment)
@@ -320,7 +390,6 @@ class MongoSession(BackendSession):
         if not found:
             return None
         row = found[0]
-        change = _change(codec, values, increment)
         if change:
             with map_errors(table):
                 result = await collection.update_one(
@@ -338,6 +407,59 @@ class MongoSession(BackendSession):
         with map_errors(table):
             result = await collection.delete_many(target, session=self._session)
         return result.deleted_count
+
+    # -- upsert --
+
+    async def upsert(self, upsert: Upsert) -> UpsertResult:
+        """In a transaction, the SPI's default; outside one, update-else-insert (CONTRACT §18).
+
+        The default reads the holder of the key in the transaction's snapshot,
+        then inserts or updates by ``_id``; a concurrent transaction taking the
+        key meanwhile is a write conflict or a collision on the key, both a
+        ``TransactionConflict`` the runner retries. Outside a transaction (a
+        lone upsert: :meth:`single_statement`, or a server without them) the
+        unique index settles races: an atomic ``findOneAndUpdate`` of the
+        holder, else an insert, and a collision on the key means another
+        writer inserted first, so the holder is updated instead.
+        """
+        table = upsert.table
+        collection, codec = await self._collection(table, write=True, alone=True)
+        if self._transactional:
+            return await super().upsert(upsert)
+        change = _change(codec, upsert.values, upsert.increment) if upsert.updates else {}
+        holds = upsert.holds()
+        guarded = to_query(and_(holds, upsert.guard), codec) if change else None
+        for _ in range(_UPSERT_ATTEMPTS):
+            if guarded is not None:
+                with map_errors(table):
+                    after = await collection.find_one_and_update(
+                        guarded, change, return_document=ReturnDocument.AFTER, session=self._session
+                    )
+                if after is not None:
+                    return UpsertResult(codec.from_document(after), False)
+            try:
+                await collection.insert_one(codec.to_document(upsert.row), session=self._session)
+            except (PyMongoError, DocumentTooLarge) as exc:
+                error = translate(exc, table)
+                if not isinstance(error, EntityAlreadyExists):
+                    raise error from exc
+            else:
+                return UpsertResult(dict(upsert.row), True)
+            # A collision: on the deciding key if a document holds it (the server may
+            # name another key the row collides on too), else on another key.
+            with map_errors(table):
+                document = await collection.find_one(to_query(holds, codec), session=self._session)
+            if document is None:
+                if upsert.collided(error):
+                    continue  # its holder is gone again: insert once more
+                raise error
+            if guarded is None or not evaluate(upsert.guard, codec.from_document(document)):
+                return UpsertResult(None, False)
+            # Another writer inserted it first: update it.
+        raise TransactionConflict(
+            f"{table.entity_name}: the key ({', '.join(upsert.fields)}) of an upsert kept "
+            "changing hands"
+        )
 
     # -- ending -----------------------------------------------------------------------------
 
@@ -405,6 +527,13 @@ class MongoSession(BackendSession):
             await in_own_task(self._end(commit=False))
         finally:
             self._leave()
+
+
+def _projection(codec: Codec, columns: tuple[str, ...] | None) -> dict[str, int] | None:
+    """The projection of a read of *columns* (``None``: whole documents); ``_id`` comes anyway."""
+    if columns is None:
+        return None
+    return {codec.key(field): 1 for field in columns}
 
 
 def _change(codec: Codec, values: Mapping[str, Any], increment: Sequence[str]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import math
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, Self
 
 import sqlalchemy as sa
@@ -172,7 +172,8 @@ class SQLAlchemyBackend(Backend):
         self.capabilities = self.dialect.capabilities
         self.endpoint = endpoint_of(engine.url, self.dialect.name)
         self.statements = StatementCache(engine.dialect)
-        self._readers: dict[Table[Any], Reader] = {}
+        #: By table, or by (table, columns) for a projection's reads.
+        self._readers: dict[Hashable, Reader] = {}
         self._owned = owned
         self._prepared = False
         self._closed = False
@@ -304,11 +305,14 @@ class SQLAlchemyBackend(Backend):
 
     # -- sessions ----------------------------------------------------------------------------
 
-    def reader(self, table: Table[Any]) -> Reader:
-        """How rows of *table* are read from this backend's driver."""
-        found = self._readers.get(table)
+    def reader(self, table: Table[Any], columns: tuple[str, ...] | None = None) -> Reader:
+        """How rows of *table* (only *columns*, when given: a projection) are read."""
+        key = table if columns is None else (table, columns)
+        found = self._readers.get(key)
         if found is None:
-            found = self._readers[table] = Reader(sql_table(table).c, self.engine.dialect)
+            sql = sql_table(table)
+            selected = sql.c if columns is None else [sql.c[name] for name in columns]
+            found = self._readers[key] = Reader(selected, self.engine.dialect)
         return found
 
     async def open_session(self, *, read_only: bool) -> SQLAlchemySession:
@@ -317,14 +321,6 @@ class SQLAlchemyBackend(Backend):
         turn = None
         if self.dialect.takes_turns(read_only=read_only):
             turn = await self.dialect.acquire_turn(read_only=read_only)
-        try:
-            # After the writer's turn (the file may change meanwhile), before any lease.
-            self.dialect.check_database()
-        except BackendUnavailable:
-            if turn is not None:
-                turn.release()
-            await self._discard_idle()  # they are on the old database
-            raise
         gate: Callable[[], None] | None = None
         try:
             # The pool's own timeout bounds the wait (a session that opens a second
@@ -345,7 +341,15 @@ class SQLAlchemyBackend(Backend):
             raise
         lease.gate = gate
         lease.turn = turn
-        return SQLAlchemySession(self, lease, read_only=read_only)
+        session = SQLAlchemySession(self, lease, read_only=read_only)
+        try:
+            # After the writer's turn: the database may have changed while it waited.
+            self.dialect.opening(lease.driver)
+        except BackendUnavailable:
+            session._broken = True  # its siblings are on the old database too
+            await session.rollback()
+            raise
+        return session
 
     async def replica_lag(self) -> float | None:
         """The server's replay lag in seconds (:attr:`SQLDriver.replica_lag_sql`).

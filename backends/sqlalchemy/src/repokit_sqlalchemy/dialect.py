@@ -144,6 +144,28 @@ class SQLSpelling(ABC):
         """Keyword arguments of ``sa.Table`` for this dialect (``sqlite_strict``)."""
         return {}
 
+    # -- upsert --
+
+    def upsert_insert(self, table: sa.Table) -> Any:
+        """An INSERT into *table* with ``on_conflict_do_update`` / ``on_conflict_do_nothing``.
+
+        SQLAlchemy's insert construct of the dialect (``INSERT … ON CONFLICT``);
+        ``None`` (the default): the database has no native upsert, and the
+        backend runs the SPI's default (a read, then an insert or an update).
+        """
+        return None
+
+    def upsert_inserted(self) -> ColumnElement[bool] | None:
+        """What an upsert's RETURNING adds to tell an inserted row from an updated one.
+
+        ``None`` (the default): the row cannot tell, so the session first reads
+        whether a row holds the key, in the upsert's transaction. That is only
+        right on a database that lets one writer at a time in (SQLite); a
+        database with concurrent writers must say it here (PostgreSQL:
+        ``xmax = 0``).
+        """
+        return None
+
 
 class SQLDriver(ABC):
     """The run-time half of a dialect: engine, transactions, statements, errors."""
@@ -231,9 +253,19 @@ class SQLDriver(ABC):
     def check_database(self) -> None:  # noqa: B027 - optional hook
         """Raise ``BackendUnavailable`` if the database is no longer the one prepared.
 
-        Called as every session opens and just before a read-write session's
-        COMMIT, so it must be cheap (SQLite: one ``os.stat`` of the file).
+        Must be cheap (SQLite: one ``os.stat`` of the file). :meth:`opening`
+        runs it as every session opens, and a dialect whose files can be
+        replaced runs it again just before a read-write session's COMMIT.
         """
+
+    def opening(self, driver: Any) -> None:
+        """A session begins on *driver*: check the database before it reads or writes.
+
+        The default checks here, at once (:meth:`check_database`); a dialect may
+        instead run the check with the session's first statement (SQLite runs
+        it in the worker thread, where it costs no event-loop hand-off).
+        """
+        self.check_database()
 
     def takes_turns(self, *, read_only: bool) -> bool:
         """Whether sessions of this kind wait in :meth:`acquire_turn` (so it may be skipped)."""

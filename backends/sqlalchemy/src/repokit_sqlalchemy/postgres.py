@@ -179,6 +179,16 @@ class PostgresSpelling(SQLSpelling):
     def column_type(self, ftype: FieldType) -> sa.types.TypeEngine[Any]:
         return postgres_column_type(ftype)
 
+    # -- upsert --
+
+    def upsert_insert(self, table: sa.Table) -> Any:
+        return postgresql.insert(table)
+
+    def upsert_inserted(self) -> ColumnElement[bool] | None:
+        # A row ON CONFLICT DO UPDATE wrote was locked first: its xmax names the
+        # locking transaction. A freshly inserted row has none (xmax = 0).
+        return sa.literal_column("(xmax = 0)", sa.Boolean())
+
 
 class PostgresDialect(PostgresSpelling, SQLDialect):
     """PostgreSQL through asyncpg."""

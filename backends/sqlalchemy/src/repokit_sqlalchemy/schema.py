@@ -49,7 +49,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
 from repokit.errors import UnsupportedOperation
-from repokit.tables import Table, constraint_name
+from repokit.tables import Table, Unique, constraint_name
 from repokit.types import FieldType
 from repokit_sqlalchemy.conditions import compile_condition
 from repokit_sqlalchemy.dialect import SQLSpelling
@@ -63,6 +63,7 @@ __all__ = [
     "metadata",
     "render_item",
     "sql_table",
+    "unique_predicate",
 ]
 
 #: A registered dialect's name (``sa.engine.Dialect.name``): ``"postgresql"``, ``"sqlite"``.
@@ -205,6 +206,20 @@ def render_item(kind: str, obj: Any, autogen_context: Any) -> str | Literal[Fals
         return False
     prefix = autogen_context.opts.get("sqlalchemy_module_prefix") or "sa."
     return f"{prefix}{obj.impl_instance!r}"
+
+
+def unique_predicate(table: Table[Any], unique: Unique, dialect: DialectName) -> Any:
+    """The WHERE of *unique*'s partial index on *dialect*, as created; ``None`` for a full key.
+
+    An upsert's ``ON CONFLICT (…) WHERE …`` repeats it, so that the database
+    finds that index as the conflict target.
+    """
+    if unique.where is None:
+        return None
+    for index in sql_table(table).indexes:
+        if index.name == unique.name:
+            return index.dialect_options[dialect]["where"]
+    raise AssertionError(f"no index {unique.name} on {table.name}")  # pragma: no cover
 
 
 _defined: weakref.WeakKeyDictionary[Table[Any], sa.Table] = weakref.WeakKeyDictionary()

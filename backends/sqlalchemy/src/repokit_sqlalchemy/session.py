@@ -23,15 +23,20 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 
-from repokit.backend import BackendSession, Select, Window
+from repokit.backend import BackendSession, Select, Upsert, UpsertResult, Window
 from repokit.conditions import Condition, Const
-from repokit.errors import BackendUnavailable, RepositoryError, UnsupportedOperation
+from repokit.errors import (
+    BackendUnavailable,
+    EntityAlreadyExists,
+    RepositoryError,
+    UnsupportedOperation,
+)
 from repokit.planning import plan_into
 from repokit.shielding import shielded
 from repokit.tables import Row, Table
 from repokit_sqlalchemy.conditions import Binder, compile_orders, compile_planned
 from repokit_sqlalchemy.errors import translate
-from repokit_sqlalchemy.schema import sql_table
+from repokit_sqlalchemy.schema import sql_table, unique_predicate
 from repokit_sqlalchemy.statements import Statement
 
 if TYPE_CHECKING:
@@ -47,6 +52,7 @@ _Slots = tuple[int | None, int | None]
 _Window = tuple[Hashable, Hashable | None, tuple[Hashable, ...], _Slots]
 
 _TOTAL = "repokit_total"
+_INSERTED = "repokit_inserted"
 _PROBED = "repokit_probed"
 
 #: DEBUG: the SQL text of each statement, before it runs (never its parameters: they are
@@ -56,10 +62,24 @@ _log = logging.getLogger("repokit.sqlalchemy")
 _DEBUG = logging.DEBUG
 
 
+#: How often a lone upsert runs again after losing a race on another unique key.
+_UPSERT_ATTEMPTS = 3
+
+
 class SQLAlchemySession(BackendSession):
     """A session on one leased connection (see :class:`repokit_sqlalchemy.backend.Lease`)."""
 
-    __slots__ = ("_autocommit", "_backend", "_begin", "_broken", "_cache", "_dialect", "_lease")
+    __slots__ = (
+        "_autocommit",
+        "_backend",
+        "_begin",
+        "_broken",
+        "_cache",
+        "_dialect",
+        "_lease",
+        "_savepoints",
+        "_skipped",
+    )
 
     def __init__(self, backend: SQLAlchemyBackend, lease: Lease, *, read_only: bool) -> None:
         super().__init__(read_only=read_only)
@@ -73,6 +93,10 @@ class SQLAlchemySession(BackendSession):
         self._broken = False
         #: Whether each statement is its own transaction (a single-statement write).
         self._autocommit = False
+        #: The BEGIN a single-statement hint skipped, until the first statement runs.
+        self._skipped: str | None = None
+        #: How many savepoints the session has begun (their names are numbered).
+        self._savepoints = 0
 
     def single_statement(self) -> None:
         # No BEGIN, no COMMIT: the one write commits itself, in one round trip (one hop to
@@ -80,7 +104,7 @@ class SQLAlchemySession(BackendSession):
         # session (which opens no transaction anyway).
         lease = self._lease
         if not self.read_only and self._begin is not None and lease is not None and lease.alone:
-            self._begin = None
+            self._skipped, self._begin = self._begin, None
             self._autocommit = True
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -105,17 +129,25 @@ class SQLAlchemySession(BackendSession):
         return mapped
 
     async def _call(
-        self, table: Table[Any], sql: str, call: Callable[[Any, str | None], Coroutine[Any, Any, R]]
+        self,
+        table: Table[Any] | None,
+        sql: str,
+        call: Callable[[Any, str | None], Coroutine[Any, Any, R]],
     ) -> R:
         """Run *call(driver, begin)*, statement *sql*: the first carries the transaction's BEGIN."""
         driver = self._live().driver
         begin, self._begin = self._begin, None
+        self._skipped = None
         if _log.isEnabledFor(_DEBUG):
             _log.debug(
                 "%s%s",
                 f"{begin}; " if begin else "",
                 sql,
-                extra={"db_table": table.name, "db_statement": sql, "db_begin": begin},
+                extra={
+                    "db_table": None if table is None else table.name,
+                    "db_statement": sql,
+                    "db_begin": begin,
+                },
             )
         try:
             if self._autocommit:
@@ -197,7 +229,10 @@ class SQLAlchemySession(BackendSession):
         sql = sql_table(query.table)
         if where is None:
             where = self._where(query.table, key, bind)
-        statement = sa.select(sql).where(where)
+        columns = query.columns
+        # A projection's select list names only its columns (CONTRACT §19).
+        selected = sa.select(sql) if columns is None else sa.select(*[sql.c[n] for n in columns])
+        statement = selected.where(where)
         statement = statement.order_by(
             *compile_orders(query.orders, query.table, sql, self._dialect)
         )
@@ -228,12 +263,12 @@ class SQLAlchemySession(BackendSession):
         values: list[Any] = []
         where = self._planned(query, values)
         slots = self._slice(query, values)
-        key = ("select", query.table, where, query.orders, slots)
+        key = ("select", query.table, where, query.orders, slots, query.columns)
         statement, params = self._cache.get(
             key, values, lambda bind: self._select(query, where, slots, bind)
         )
         records = await self._fetch(query.table, statement, params)
-        return self._backend.reader(query.table).rows(records)
+        return self._backend.reader(query.table, query.columns).rows(records)
 
     async def count(self, table: Table[Any], where: Condition) -> int:
         values: list[Any] = []
@@ -282,12 +317,12 @@ class SQLAlchemySession(BackendSession):
         probed = tuple([plan_into(probe, values) for probe in probes])
         slots = self._slice(query, values)
         planned: _Window = (where, counted, probed, slots)
-        key = ("window", table, planned, query.orders)
+        key = ("window", table, planned, query.orders, query.columns)
         statement, params = self._cache.get(
             key, values, lambda bind: self._windowed(query, planned, bind)
         )
         records = await self._fetch(table, statement, params)
-        reader = self._backend.reader(table)
+        reader = self._backend.reader(table, query.columns)
         if not records:
             # An empty page carries no count: fetch both again, still in one statement.
             statement, params = self._cache.get(
@@ -409,13 +444,163 @@ class SQLAlchemySession(BackendSession):
         statement, params = self._cache.get(key, values, build)
         return await self._execute(table, statement, params)
 
+    # -- upsert --
+
+    async def upsert(self, upsert: Upsert) -> UpsertResult:
+        # INSERT … ON CONFLICT (key) [WHERE partial-index predicate] DO UPDATE SET …
+        # WHERE guard RETURNING …: one statement, race-free (CONTRACT §18).
+        self._writable("upsert")
+        table = upsert.table
+        insert = self._dialect.upsert_insert(sql_table(table))
+        if insert is None:
+            return await super().upsert(upsert)
+        tells = self._dialect.upsert_inserted()
+        held = False
+        if tells is None:
+            # The row cannot say whether it was inserted: ask first, in the same
+            # transaction (whose one writer nobody can overtake in between).
+            self._undo_single_statement()
+            held = await self.count(table, upsert.holds()) > 0
+        statement, params = self._upsert(upsert, insert, tells)
+        for attempt in range(1, _UPSERT_ATTEMPTS + 1):
+            try:
+                records = await self._fetch(table, statement, params)
+                break
+            except EntityAlreadyExists as exc:
+                # ON CONFLICT covers the deciding key only: an insert racing one of the
+                # same row can collide on another unique key first (PostgreSQL checks
+                # those without waiting to take the update path). A statement that
+                # commits itself changed nothing by failing: run it again, and it finds
+                # the winner's row. (In a transaction the failure stands, as any other.)
+                if not self._autocommit or upsert.collided(exc) or attempt == _UPSERT_ATTEMPTS:
+                    raise
+        if not records:
+            return UpsertResult(None, False)  # held, and the guard left it as it is
+        reader = self._backend.reader(table)
+        record = records[0]
+        inserted = bool(record[reader.width]) if tells is not None else not held
+        return UpsertResult(reader.row(record), inserted)
+
+    def _undo_single_statement(self) -> None:
+        """Take back a single-statement hint before the first statement: begin a transaction."""
+        if self._autocommit and self._skipped is not None:
+            self._begin, self._skipped = self._skipped, None
+            self._autocommit = False
+
+    def _upsert(
+        self, upsert: Upsert, insert: Any, tells: sa.ColumnElement[bool] | None
+    ) -> tuple[Statement, Sequence[Any]]:
+        table = upsert.table
+        sql = sql_table(table)
+        names = sql.c.keys()
+        # The row takes slots 0 … n-1, the update's values the next ones, then the guard's.
+        operands = [upsert.row[name] for name in names]
+        updates = upsert.updates
+        fields = tuple(upsert.values) if updates else ()
+        operands += [upsert.values[field] for field in fields]
+        guard = plan_into(upsert.guard, operands) if updates else None
+        increment = tuple(upsert.increment) if updates else ()
+        unique = None if upsert.key is None else upsert.key.name
+        key = ("upsert", table, unique, fields, increment, guard, tells is not None)
+
+        def build(bind: Binder) -> sa.ClauseElement:
+            statement = insert.values({n: bind(i, sql.c[n].type) for i, n in enumerate(names)})
+            target = [sql.c[field] for field in upsert.fields]
+            partial = None
+            if upsert.key is not None and upsert.key.where is not None:
+                # The partial index's own predicate, literally: the database infers the
+                # index from it (a bound parameter would not match).
+                where = unique_predicate(table, upsert.key, self._dialect.name)
+                text = where.compile(
+                    dialect=self._cache.dialect,
+                    compile_kwargs={"literal_binds": True, "include_table": False},
+                )
+                partial = sa.text(str(text))
+            if guard is None:
+                statement = statement.on_conflict_do_nothing(
+                    index_elements=target, index_where=partial
+                )
+            else:
+                start = len(names)
+                assignments: dict[str, Any] = {
+                    f: bind(start + i, sql.c[f].type) for i, f in enumerate(fields)
+                }
+                for field in increment:
+                    assignments[field] = sql.c[field] + sa.literal_column("1")
+                statement = statement.on_conflict_do_update(
+                    index_elements=target,
+                    index_where=partial,
+                    set_=assignments,
+                    where=self._where(table, guard, bind),
+                )
+            columns: list[Any] = [*sql.c]
+            if tells is not None:
+                columns.append(tells.label(_INSERTED))
+            return statement.returning(*columns)  # type: ignore[no-any-return]
+
+        return self._cache.get(key, operands, build)
+
+    # -- savepoints --------------------------------------------------------------------------
+
+    async def _plain(self, sql: str) -> None:
+        """Run a statement without parameters (the transaction's BEGIN first, if not sent)."""
+        fetch = self._dialect.fetch  # not execute: no row count to parse from the status
+        await self._call(None, sql, lambda driver, begin: fetch(driver, sql, (), begin))
+
+    async def begin_savepoint(self) -> object:
+        self._writable("savepoint")
+        self._savepoints += 1
+        name = f"repokit_sp{self._savepoints}"
+        await self._plain(f"SAVEPOINT {name}")
+        return name
+
+    async def release_savepoint(self, mark: object) -> None:
+        await self._plain(f"RELEASE SAVEPOINT {mark}")
+
+    async def rollback_to_savepoint(self, mark: object) -> None:
+        # ROLLBACK TO keeps the savepoint; RELEASE then forgets it, as the SPI says.
+        await self._plain(f"ROLLBACK TO SAVEPOINT {mark}")
+        await self._plain(f"RELEASE SAVEPOINT {mark}")
+
+    # -- reads --
+
+    async def exists(self, table: Table[Any], where: Condition) -> bool:
+        # SELECT EXISTS (SELECT 1 … WHERE …): the database stops at the first match.
+        values: list[Any] = []
+        planned = plan_into(where, values)
+        key = ("exists", table, planned)
+
+        def build(bind: Binder) -> sa.Select[Any]:
+            condition = self._where(table, planned, bind)
+            return sa.select(sa.exists().where(condition))
+
+        statement, params = self._cache.get(key, values, build)
+        records = await self._fetch(table, statement, params)
+        return bool(records[0][0])
+
+    async def delete_returning(self, table: Table[Any], where: Condition) -> list[Row]:
+        # DELETE … RETURNING: the rows removed, as they were, in the same statement.
+        self._writable("delete")
+        values: list[Any] = []
+        planned = plan_into(where, values)
+        key = ("delete_returning", table, planned)
+
+        def build(bind: Binder) -> sa.ClauseElement:
+            sql = sql_table(table)
+            condition = self._where(table, planned, bind)
+            return sa.delete(sql).where(condition).returning(*sql.c)
+
+        statement, params = self._cache.get(key, values, build)
+        records = await self._fetch(table, statement, params)
+        return self._backend.reader(table).rows(records)
+
     # -- ending ------------------------------------------------------------------------------
 
     async def commit(self) -> None:
         lease = self._live()
         if self._begin is None and not self.read_only and not self._autocommit:
             try:
-                self._dialect.check_database()  # SQLite: the file is still the one prepared
+                # (SQLite checks that the file is still the one prepared, in the same hop.)
                 await self._dialect.end(lease.driver, commit=True)
             except Exception as exc:
                 raise self._error(exc, None) from exc

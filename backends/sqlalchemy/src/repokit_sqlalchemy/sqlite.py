@@ -167,6 +167,14 @@ class SQLiteSpelling(SQLSpelling):
     def table_options(self) -> dict[str, Any]:
         return {"sqlite_strict": True}
 
+    # -- upsert --
+
+    def upsert_insert(self, table: sa.Table) -> Any:
+        # RETURNING cannot tell an inserted row from an updated one here
+        # (upsert_inserted is None): writers are serialised (BEGIN IMMEDIATE), so
+        # the session reads whether a row holds the key first, in the same transaction.
+        return sqlite_dialect.insert(table)
+
 
 class SQLiteDialect(SQLiteSpelling, SQLDialect):
     """SQLite through aiosqlite: STRICT tables, WAL, serialised writers."""
@@ -328,9 +336,17 @@ class SQLiteDialect(SQLiteSpelling, SQLDialect):
             await connection.execution_options(isolation_level="AUTOCOMMIT")
 
     def driver(self, connection: Any) -> Any:
-        return (
+        driver = (
             connection if isinstance(connection, OneHopConnection) else OneHopConnection(connection)
         )
+        driver.guard = self.check_database
+        return driver
+
+    def opening(self, driver: Any) -> None:
+        # The file check runs in the worker thread, in the hop of the session's first
+        # statement: os.stat on the event loop releases the interpreter lock, and taking
+        # it back from busy worker threads cost ~30 µs a session (W9).
+        driver.check_next = True
 
     def begin_statement(self, *, read_only: bool, options: Mapping[str, Any]) -> str | None:
         # Readers take no snapshot beyond their statement (each is atomic); writers

@@ -40,6 +40,11 @@ class OneHopConnection:
         #: Whether SQLite had a transaction open after the last hop (the connection
         #: autocommits, so only statements run through this object change it).
         self.in_transaction = False
+        #: Raises if the database file is no longer the one opened (the dialect's
+        #: check_database); run in the worker thread before COMMIT, and before the
+        #: next hop's work while :attr:`check_next` is set.
+        self.guard: Callable[[], None] | None = None
+        self.check_next = False
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._connection, name)
@@ -48,8 +53,13 @@ class OneHopConnection:
         """Run *work* on the sqlite3 connection in the worker thread (one hop)."""
         connection = self._connection
 
+        guard = self.guard if self.check_next else None
+        self.check_next = False
+
         def tracked(sqlite: sqlite3.Connection) -> Any:
             try:
+                if guard is not None:
+                    guard()
                 return work(sqlite)
             finally:
                 self.in_transaction = sqlite.in_transaction
@@ -66,12 +76,14 @@ class OneHopConnection:
 
     async def rollback(self) -> None:
         """Roll back, without a hop when no transaction is open (the pool's reset)."""
+        self.check_next = False  # a rollback is never refused
         if self.in_transaction:
             await self.run(lambda sqlite: sqlite.rollback())
 
     async def commit(self) -> None:
-        """Commit, without a hop when no transaction is open."""
+        """Commit (after the :attr:`guard`), without a hop when no transaction is open."""
         if self.in_transaction:
+            self.check_next = True
             await self.run(lambda sqlite: sqlite.commit())
 
     def cursor(self) -> _Cursor:

@@ -9,15 +9,18 @@ expected failure in the harness instead.
 
 from repokit.testing.suite import (
     batches,
+    bulk,
     cancellation,
     cursors,
     limits,
+    maintained,
     missing_tables,
     nulls,
     ordering,
     pagination,
     predicates,
     properties,
+    reads,
     scoping,
     smoke,
     soft_delete,
@@ -26,18 +29,22 @@ from repokit.testing.suite import (
     transactions,
     uniqueness,
     updates,
+    upserts,
     values,
 )
 from repokit.testing.suite.batches import *  # noqa: F403
+from repokit.testing.suite.bulk import *  # noqa: F403
 from repokit.testing.suite.cancellation import *  # noqa: F403
 from repokit.testing.suite.cursors import *  # noqa: F403
 from repokit.testing.suite.limits import *  # noqa: F403
+from repokit.testing.suite.maintained import *  # noqa: F403
 from repokit.testing.suite.missing_tables import *  # noqa: F403
 from repokit.testing.suite.nulls import *  # noqa: F403
 from repokit.testing.suite.ordering import *  # noqa: F403
 from repokit.testing.suite.pagination import *  # noqa: F403
 from repokit.testing.suite.predicates import *  # noqa: F403
 from repokit.testing.suite.properties import *  # noqa: F403
+from repokit.testing.suite.reads import *  # noqa: F403
 from repokit.testing.suite.scoping import *  # noqa: F403
 from repokit.testing.suite.smoke import *  # noqa: F403
 from repokit.testing.suite.soft_delete import *  # noqa: F403
@@ -46,6 +53,7 @@ from repokit.testing.suite.text import *  # noqa: F403
 from repokit.testing.suite.transactions import *  # noqa: F403
 from repokit.testing.suite.uniqueness import *  # noqa: F403
 from repokit.testing.suite.updates import *  # noqa: F403
+from repokit.testing.suite.upserts import *  # noqa: F403
 from repokit.testing.suite.values import *  # noqa: F403
 
 _MODULES = (
@@ -60,6 +68,7 @@ _MODULES = (
     uniqueness,
     transactions,
     batches,
+    bulk,
     updates,
     pagination,
     cursors,
@@ -68,6 +77,9 @@ _MODULES = (
     missing_tables,
     cancellation,
     limits,
+    reads,
+    upserts,
+    maintained,
 )
 
 __all__ = [name for module in _MODULES for name in module.__all__]

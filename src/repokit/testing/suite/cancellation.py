@@ -99,10 +99,29 @@ async def _block(db: Database, repo: Repo, tenant: str) -> Case:
     return block(), check
 
 
+async def _bulk_update(db: Database, repo: Repo, tenant: str) -> Case:
+    one, two = await repo.batch_create([new_item(tenant, "a", score=1), new_item(tenant, "b")])
+    missing = ItemId(new_item(tenant).id)
+
+    async def check() -> None:
+        # Each item all or nothing on its own (a backend without savepoints commits
+        # them one by one; one with savepoints, a chunk at a time).
+        for item, new in ((one, 7), (two, 8)):
+            stored = await repo.get(item.id)
+            assert (stored.score, stored.version) in (
+                (item.score, item.version),
+                (new, item.version + 1),
+            ), f"partly applied: {stored}"
+
+    updates = {one.id: {"score": 7}, missing: {"score": 1}, two.id: {"score": 8}}
+    return repo.bulk_update(updates, scope=TenantScope(tenant)), check
+
+
 _OPERATIONS: dict[str, Callable[[Database, Repo, str], Awaitable[Case]]] = {
     "create": _create,
     "batch_create": _batch_create,
     "update": _update,
+    "bulk_update": _bulk_update,
     "session_block": _block,
 }
 
