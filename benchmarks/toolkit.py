@@ -358,10 +358,11 @@ def _layers(backend: str, url: str) -> list[Layer]:
 
 async def load(backend: str, url: str, rows: int) -> None:
     """An empty table, then *rows* items of t1 (repokit's batch create, in chunks)."""
+    async with Database.connect(_repokit_url(backend, url)) as db:
+        await db.create_tables(items)
     if backend_kind(backend) == "postgres":
         await settle(backend, url, truncate=True)
     async with Database.connect(_repokit_url(backend, url)) as db:
-        await db.create_tables(items)
         repo: Repository[Item, uuid.UUID] = Repository(db, items)
         await repo.batch_purge(conditions=[items.c.tenant == "t1"])
         await repo.batch_purge(conditions=[items.c.tenant != "t1"])
