@@ -110,7 +110,8 @@ class Upsert:
     of the key are not null. The row *holds the key* of a stored row when
     they agree on every field of the key and, for a unique key among live
     entities, the stored row is live (:meth:`holds`): exactly when inserting
-    the row would collide on that key.
+    the row would collide on that key. For such a key core hands over live
+    rows only: a soft-deleted row holds nothing there, and core inserts it.
 
     Attributes:
         table: the table.

@@ -276,6 +276,13 @@ class Upserter(Utility[T]):
 
     async def _run(self, session: Session, shape: _Shape, upsert: Upsert) -> Upserted[T]:
         table = self.table
+        key = upsert.key
+        if key is not None and key.where is not None and not evaluate(key.where, upsert.row):
+            # A soft-deleted entity never holds a key among live entities (§7), so
+            # this one can collide with nobody on it: inserting it is all there is
+            # to do, and any collision is on another key, as for a create (§18).
+            await session.insert(table, (upsert.row,))
+            return Upserted(table.from_row(upsert.row), True)
         for _ in range(_ATTEMPTS):
             result = await session.upsert(upsert)
             if result.row is not None:

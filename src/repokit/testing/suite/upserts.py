@@ -245,6 +245,23 @@ class TestUpsertSoftDelete:
         assert await repo.get(old.id, deleted=Deleted.ONLY) == deleted
 
     @pytest.mark.asyncio
+    async def test_a_deleted_entity_given_holds_no_key_among_live_so_it_is_inserted_beside(
+        self, repokit_db: Database, repokit_tenant: str
+    ) -> None:
+        repo = item_repository(repokit_db)
+        live = await repo.create(new_item(repokit_tenant, "shared", score=1))
+        gone = new_item(repokit_tenant, "shared", score=2, status=Status.DELETED)
+        assert await repo.upsert(gone, on=NAME_KEY) == Upserted(gone, inserted=True)
+        assert await repo.get(live.id) == live
+        assert await repo.get(gone.id, deleted=Deleted.ONLY) == gone
+        # With the live holder's own primary key it collides on that, as a create would.
+        with pytest.raises(EntityAlreadyExists) as raised:
+            await repo.upsert(replace(gone, id=live.id), on=NAME_KEY)
+        assert raised.value.fields == ("id",)
+        assert await repo.get(live.id) == live
+        assert await count_items(repokit_db, repokit_tenant, deleted=Deleted.INCLUDE) == 2
+
+    @pytest.mark.asyncio
     async def test_a_deleted_entity_holds_its_primary_key_so_the_upsert_raises(
         self, repokit_db: Database, repokit_tenant: str
     ) -> None:
