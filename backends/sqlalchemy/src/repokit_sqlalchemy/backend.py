@@ -392,11 +392,11 @@ class SQLAlchemyBackend(Backend):
             if not broken and self.dialect.in_transaction(lease.driver):
                 broken = True  # never hand out a connection with a transaction open
             if broken:
-                await _discard(lease)
+                await _discard(lease, self.dialect)
                 # Its siblings were opened alike and may be as dead (a restarted server).
                 idle = self._idle.pop(asyncio.get_running_loop(), [])
                 for other in idle:
-                    await _discard(other)
+                    await _discard(other, self.dialect)
                 return
             idle = self._idle.setdefault(asyncio.get_running_loop(), [])
             if len(idle) < self._keep and not self._closed:
@@ -409,7 +409,7 @@ class SQLAlchemyBackend(Backend):
 
     async def _discard_idle(self) -> None:
         for lease in self._idle.pop(asyncio.get_running_loop(), []):
-            await _discard(lease)
+            await _discard(lease, self.dialect)
 
     async def close(self) -> None:
         self._closed = True
@@ -423,8 +423,10 @@ class SQLAlchemyBackend(Backend):
             await self.engine.dispose()
 
 
-async def _discard(lease: Lease) -> None:
+async def _discard(lease: Lease, dialect: SQLDialect) -> None:
     with contextlib.suppress(Exception):
         await lease.connection.invalidate()
     with contextlib.suppress(Exception):
         await lease.connection.close()
+    with contextlib.suppress(Exception):
+        dialect.abort(lease.driver)

@@ -250,6 +250,16 @@ class SQLDriver(ABC):
     def in_transaction(self, driver: Any) -> bool:
         """Whether the driver connection has a transaction open."""
 
+    def abort(self, driver: Any) -> None:  # noqa: B027 - optional hook
+        """Close the driver connection at once, without a word to the server (idempotent).
+
+        Runs after SQLAlchemy has invalidated a broken connection, whose own
+        close may have failed quietly (SQLAlchemy logs and swallows it): a
+        network server then sees the socket end and rolls back whatever
+        transaction was open, instead of keeping it idle until the process
+        collects the object.
+        """
+
     def check_database(self) -> None:  # noqa: B027 - optional hook
         """Raise ``BackendUnavailable`` if the database is no longer the one prepared.
 

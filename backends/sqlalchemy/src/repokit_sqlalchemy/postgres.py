@@ -264,6 +264,9 @@ class PostgresDialect(PostgresSpelling, SQLDialect):
     def in_transaction(self, driver: Any) -> bool:
         return bool(driver.is_in_transaction())
 
+    def abort(self, driver: Any) -> None:
+        driver.terminate()  # asyncpg: closes the socket; nothing once it is closed
+
     def closed(self, driver: Any) -> bool:
         return bool(driver.is_closed())
 
