@@ -178,6 +178,7 @@ records: Table[Record] = Table(
     primary_key_error=RecordIdTaken,
 )
 
+
 @dataclass(frozen=True)
 class Member:
     """An association to ``rk_items`` (CONTRACT §25): a role on an item, soft-deletable."""
