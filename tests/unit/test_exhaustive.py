@@ -85,6 +85,7 @@ def _rows_of(table: Any) -> list[dict[str, Any]]:
     assert table is labels
     return LABEL_ROWS
 
+
 ROWS: list[dict[str, Any]] = [
     {"score": None, "code": None, "name": None, "data": None, "status": "active"},
     {"score": 3, "code": "c1", "name": "xa%_y", "data": {"a": 1}, "status": "deleted"},
