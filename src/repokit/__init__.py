@@ -18,6 +18,7 @@ from repokit.conditions import (
     Condition,
     Order,
     and_,
+    exists,
     not_,
     or_,
 )
@@ -154,6 +155,7 @@ __all__ = [
     "Upserter",
     "__version__",
     "and_",
+    "exists",
     "not_",
     "or_",
     "register_backend",

@@ -23,8 +23,9 @@ every entity. Construction already settles what can be settled in one place:
   shadow with a casefolded operand (CONTRACT §4).
 
 Backends therefore translate only :class:`Const`, :class:`Compare`,
-:class:`In`, :class:`IsNull`, :class:`Match`, :class:`And`, :class:`Or` and
-:class:`Not`, each to a never-unknown native predicate. :data:`Condition` is
+:class:`In`, :class:`IsNull`, :class:`Match`, :class:`And`, :class:`Or`,
+:class:`Not` and :class:`Exists` (a semi-join on another table, CONTRACT
+§25), each to a never-unknown native predicate. :data:`Condition` is
 their closed union: every interpreter dispatches over exactly these and ends
 with ``raise unknown_node(node)``, so ``mypy --strict`` names each one a new
 node class leaves unhandled (CONTRIBUTING.md, "Adding a predicate").
@@ -35,11 +36,16 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, Never, NoReturn, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, Never, NoReturn, TypeAlias
 
 from repokit.errors import InvalidQuery, clip, excerpt
 from repokit.types import FieldType
 from repokit.values import Rejected, converter
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from repokit.tables import Table
 
 __all__ = [
     "FALSE",
@@ -50,6 +56,7 @@ __all__ = [
     "Compare",
     "Condition",
     "Const",
+    "Exists",
     "In",
     "IsNull",
     "Match",
@@ -60,6 +67,8 @@ __all__ = [
     "Or",
     "Order",
     "and_",
+    "crosses",
+    "exists",
     "not_",
     "or_",
     "unknown_node",
@@ -250,10 +259,44 @@ class Not(Node):
         return self.item.fields()
 
 
+@dataclass(frozen=True, slots=True)
+class Exists(Node):
+    """A semi-join (CONTRACT §25): some entity of ``inner`` matches ``where`` and this one.
+
+    True for an entity of ``table`` when a row of the other table ``inner``
+    satisfies ``where`` and, for every ``(inner_field, outer_field)`` pair of
+    ``on``, holds in ``inner_field`` a value equal to the entity's
+    ``outer_field``. A null on either side of a pair matches nothing. Built
+    by :func:`exists`, which puts the inner table's live condition into
+    ``where`` unless asked not to, so ``where`` is the whole inner test.
+
+    ``on`` is empty only in the conditions core derives for a known entity
+    (:func:`repokit.evaluate.substitute`): then the node is the same for
+    every entity, "some row of ``inner`` matches ``where``".
+    """
+
+    table: str
+    #: The other table (a :class:`~repokit.tables.Table`; that module imports this one).
+    inner: Table[Any]
+    #: ``(inner field, outer field)`` pairs that must be equal (and not null).
+    on: tuple[tuple[str, str], ...]
+    #: The condition on ``inner``'s rows (its fields only).
+    where: Condition
+    depth: int = field(default=1, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _nested(self, (self.where,))
+
+    def fields(self) -> Iterator[tuple[str, str]]:
+        """The outer fields the pairs read (the inner condition reads another table)."""
+        for _, outer in self.on:
+            yield self.table, outer
+
+
 #: A condition: one of the node classes, a closed union. Every interpreter ends with
 #: ``raise unknown_node(node)``, so adding a node class here makes ``mypy --strict``
 #: name each interpreter that misses it (CONTRIBUTING.md, "Adding a predicate").
-Condition: TypeAlias = Const | Compare | In | IsNull | Match | And | Or | Not
+Condition: TypeAlias = Const | Compare | In | IsNull | Match | And | Or | Not | Exists
 
 
 def unknown_node(node: Never) -> TypeError:
@@ -316,6 +359,92 @@ def not_(condition: Condition) -> Condition:
     if isinstance(condition, Not):
         return condition.item
     return Not(condition)
+
+
+def exists(
+    inner: Table[Any],
+    *,
+    on: Mapping[str, Column],
+    where: Condition = TRUE,
+    include_deleted: bool = False,
+) -> Condition:
+    """A semi-join: some live entity of *inner* matches *where* and is paired by *on*.
+
+    ::
+
+        in_project = exists(
+            memberships,
+            on={"user_id": users.c.id},
+            where=memberships.c.project_id == project_id,
+        )
+
+    *on* maps fields of *inner* to columns of the outer table (one table, one
+    or more pairs; the same value kind on both sides, no JSON field). *where*
+    is an ordinary condition on *inner* and may hold semi-joins itself.
+    Soft-deleted entities of *inner* count only with ``include_deleted=True``.
+    A null on either side of a pair matches nothing, so ``~exists(...)`` is
+    true for an entity whose paired field is null (CONTRACT §25).
+
+    Raises:
+        InvalidQuery: *inner* is not a table, *on* is empty or pairs a field
+            with a column of another kind (or of a second outer table), or
+            *where* reads another table than *inner*.
+    """
+    from repokit.tables import Table  # repokit.tables imports this module
+
+    if not isinstance(inner, Table):
+        raise InvalidQuery(f"exists() takes a Table to look in, got {excerpt(inner)}")
+    if isinstance(on, str | bytes) or not hasattr(on, "items") or not on:
+        raise InvalidQuery(
+            f"exists({inner.entity_name}): on= maps at least one field of {inner.name!r} "
+            f"to a column of the outer table, got {excerpt(on)}"
+        )
+    pairs: list[tuple[str, str]] = []
+    outer: str | None = None
+    for name, column in on.items():
+        if name not in inner.fields or inner.fields[name].shadow_of is not None:
+            raise InvalidQuery(
+                f"exists({inner.entity_name}): {excerpt(name)} is not a field of {inner.name!r}"
+            )
+        if not isinstance(column, Column):
+            raise InvalidQuery(
+                f"exists({inner.entity_name}): on[{name!r}] must be a column of the outer "
+                f"table (table.c.field), got {excerpt(column)}"
+            )
+        mine = inner.c[name].type
+        if mine.kind is not column.type.kind or not mine.value_kind.comparable:
+            raise InvalidQuery(
+                f"exists({inner.entity_name}): {inner.entity_name}.{name} "
+                f"({mine.kind.value}) cannot be paired with {column.entity}.{column.name} "
+                f"({column.type.kind.value}): the fields must be of one kind, and not JSON"
+            )
+        if outer is not None and column.table != outer:
+            raise InvalidQuery(
+                f"exists({inner.entity_name}): on= pairs columns of two tables, "
+                f"{outer!r} and {column.table!r}"
+            )
+        outer = column.table
+        pairs.append((name, column.name))
+    assert outer is not None
+    condition = inner.check_condition(_check(where))
+    if not include_deleted:
+        condition = and_(condition, inner.live_condition())
+    if condition == FALSE:
+        return FALSE
+    return Exists(outer, inner, tuple(pairs), condition)
+
+
+def crosses(condition: Condition) -> bool:
+    """Whether *condition* holds a semi-join (:class:`Exists`) anywhere."""
+    if isinstance(condition, Exists):
+        return True
+    if isinstance(condition, And | Or):
+        return any(map(crosses, condition.items))
+    if isinstance(condition, Not):
+        return crosses(condition.item)
+    if isinstance(condition, Const | Compare | In | IsNull | Match):
+        return False
+    raise unknown_node(condition)  # mypy: every member of Condition is handled above
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,7 @@ from repokit.conditions import (
     Compare,
     Condition,
     Const,
+    Exists,
     In,
     IsNull,
     Match,
@@ -427,5 +428,10 @@ def render_condition(condition: Condition, *, values: bool = False) -> str:
             )
         case Not():
             return f"NOT {render_condition(condition.item, values=values)}"
+        case Exists():
+            pairs = " AND ".join(f"{inner} = {outer}" for inner, outer in condition.on)
+            where = render_condition(condition.where, values=values)
+            on = f"{pairs} AND " if pairs else ""
+            return f"EXISTS {condition.inner.name}({on}{where})"
         case _:
             raise unknown_node(condition)

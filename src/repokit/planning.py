@@ -27,6 +27,10 @@ its ``repr`` is the same in every process, which cursors' fingerprints use)::
     ("match", field, kind, slot)          Match with a non-empty pattern (the operand)
     ("and", (key, ...)) | ("or", (key, ...))
     ("not", key)
+    ("exists", table, ((inner, outer), ...), key)
+                                          Exists: a semi-join on the other table
+                                          (the Table itself, whose repr names it),
+                                          the pairs, the inner condition's key
 
 A ``Match`` with an empty pattern is planned as ``("not", ("null", field))``:
 every string contains, starts and ends with ``""``.
@@ -42,6 +46,11 @@ decides its spelling from the size class alone: it may spell any exact size
 its own way, and must spell :data:`MANY` one way whatever the length (one
 array parameter).
 
+A semi-join's inner condition plans into the same operand list as the
+rest, so its operands take the next slots and its shape is part of the
+outer key: two searches that differ only in an inner operand share a
+statement.
+
 Planning runs for every statement: the walk is an ``isinstance`` chain (see
 :func:`~repokit.conditions.unknown_node`), and builds only tuples.
 """
@@ -56,6 +65,7 @@ from repokit.conditions import (
     Compare,
     Condition,
     Const,
+    Exists,
     In,
     IsNull,
     Match,
@@ -68,6 +78,7 @@ __all__ = [
     "AND",
     "COMPARE",
     "EXACT_BELOW",
+    "EXISTS",
     "IN",
     "MANY",
     "MATCH",
@@ -89,6 +100,7 @@ MATCH: Final = "match"
 AND: Final = "and"
 OR: Final = "or"
 NOT: Final = "not"
+EXISTS: Final = "exists"
 
 #: Below this many values an ``In`` list's size class is its exact length.
 EXACT_BELOW: Final = 64
@@ -171,4 +183,6 @@ def plan_into(node: Condition, operands: list[Any]) -> Hashable:
         return (MATCH, node.field, node.kind, slot)
     if isinstance(node, Const):
         return node.value
+    if isinstance(node, Exists):
+        return (EXISTS, node.inner, node.on, plan_into(node.where, operands))
     raise unknown_node(node)  # mypy: every member of Condition is handled above

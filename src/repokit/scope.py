@@ -56,7 +56,9 @@ def scope_condition(scope: ScopeArg, table: Any) -> Condition | None:
 
     Raises:
         InvalidQuery: an empty list of scopes, something that is not a
-            scope, or a scope whose condition reads another table.
+            scope, or a scope whose condition reads another table's fields
+            directly (a semi-join, ``exists(...)``, is how a scope looks into
+            another table: CONTRACT §25).
     """
     if scope is None:
         return None

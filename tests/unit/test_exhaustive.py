@@ -8,6 +8,7 @@ it (CONTRIBUTING.md, "Adding a predicate").
 
 from __future__ import annotations
 
+import asyncio
 import typing
 import uuid
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from repokit.conditions import (
     And,
     Compare,
     Condition,
+    Exists,
     In,
     IsNull,
     Match,
@@ -37,7 +39,8 @@ from repokit.errors import InvalidTableDefinition
 from repokit.evaluate import _MATCH, evaluate, predicate, substitute
 from repokit.observability import render_condition
 from repokit.planning import plan, plan_into
-from repokit.testing.schema import Status, items
+from repokit.semijoins import resolve
+from repokit.testing.schema import Status, items, labels
 from repokit_mongodb import query as mongo_query
 from repokit_mongodb.codec import Codec
 from repokit_mongodb.schema import _clauses
@@ -64,7 +67,24 @@ SAMPLES: list[Condition] = [
     And((Compare(T, "score", Op.GT, 1), IsNull(T, "code"))),
     Or((Compare(T, "score", Op.LT, 1), Match(T, "code", MatchKind.STARTSWITH, "x"))),
     Not(In(T, "score", (1,))),
+    # CONTRACT §25: a semi-join on another table, one with two pairs, an uncorrelated one.
+    Exists(T, labels, (("color", "code"),), Compare(labels.name, "weight", Op.GT, 0)),
+    Exists(T, labels, (("color", "code"), ("tenant", "name")), IsNull(labels.name, "color")),
+    Exists(T, labels, (), Compare(labels.name, "weight", Op.EQ, 7)),
 ]
+
+#: The rows of rk_labels the semi-join samples read.
+LABEL_ROWS: list[dict[str, Any]] = [
+    {"key": "k1", "tenant": "xa%_y", "color": "c1", "weight": 1},
+    {"key": "k2", "tenant": "t", "color": "x", "weight": 0},
+    {"key": "k3", "tenant": "t", "color": None, "weight": 7},
+]
+
+
+def _rows_of(table: Any) -> list[dict[str, Any]]:
+    assert table is labels
+    return LABEL_ROWS
+
 
 ROWS: list[dict[str, Any]] = [
     {"score": None, "code": None, "name": None, "data": None, "status": "active"},
@@ -119,11 +139,11 @@ def test_every_member_lists_the_fields_it_reads() -> None:
 
 @pytest.mark.parametrize("condition", SAMPLES, ids=_ids)
 def test_the_reference_semantics_take_every_node(condition: Condition) -> None:
-    test = predicate(condition)
+    test = predicate(condition, _rows_of)
     for row in ROWS:
         assert type(test(row)) is bool
-        assert evaluate(condition, row) is test(row)
-        assert evaluate(substitute(condition, row), row) is test(row)
+        assert evaluate(condition, row, _rows_of) is test(row)
+        assert evaluate(substitute(condition, row), row, _rows_of) is test(row)
     assert isinstance(substitute(condition, {}), Node)
     assert all(isinstance(part, str) for pair in condition.fields() for part in pair)
 
@@ -152,6 +172,15 @@ def test_the_planner_and_the_sql_compiler_take_every_node_and_bind_every_slot(
 @pytest.mark.parametrize("condition", SAMPLES, ids=_ids)
 def test_the_mongodb_query_builder_takes_every_node(condition: Condition) -> None:
     codec = Codec(items)
+    if isinstance(condition, Exists):
+        # The session resolves semi-joins first (repokit.semijoins.resolve).
+        with pytest.raises(TypeError, match="unresolved"):
+            mongo_query.to_query(condition, codec)
+
+        async def read(query: Any) -> list[dict[str, Any]]:
+            return [row for row in LABEL_ROWS if evaluate(query.where, row)]
+
+        condition = asyncio.run(resolve(condition, read))
     assert isinstance(mongo_query.to_query(condition, codec), dict)
     assert mongo_query.pinned_key(condition, "id") == (False, None)
     pinned = And((Compare(T, "id", Op.EQ, uuid.UUID(int=1)), condition))

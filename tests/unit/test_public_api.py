@@ -85,6 +85,7 @@ EXPORTED = {
     "Upserter",
     "__version__",
     "and_",
+    "exists",
     "not_",
     "or_",
     "register_backend",

@@ -7,7 +7,8 @@ puts back. Every method runs without awaiting (atomic on the event loop).
 Queries narrow their candidates first (:mod:`repokit.memory.queries`: a
 pinned primary or unique key, a sorted order past a keyset bound) and then
 test each candidate with :func:`~repokit.evaluate.predicate`, the reference
-semantics, so a shortcut can make a query cheaper but never change its
+semantics (a semi-join reads the other table's rows as the session sees them,
+once per query), so a shortcut can make a query cheaper but never change its
 answer. Rows are copied on the way in and out: nobody outside aliases a
 stored row, and stored rows are never mutated.
 """
@@ -184,6 +185,10 @@ class MemorySession(BackendSession):
         except KeyError:
             raise TableNotFound(table.name) from None
 
+    def _rows_of(self, table: Table[Any]) -> Iterable[Row]:
+        """The rows of *table* this session sees: what a semi-join reads (CONTRACT §25)."""
+        return self._data(table).visible(self._seq)
+
     def _writable(self, table: Table[Any]) -> TableData:
         if self.read_only:
             raise UnsupportedOperation("a read-only session refuses writes")
@@ -272,7 +277,7 @@ class MemorySession(BackendSession):
             data.put(row[pk], row, self._seq)
 
     async def select(self, query: Select) -> list[Row]:
-        matches = predicate(query.where)
+        matches = predicate(query.where, self._rows_of)
         data = self._data(query.table)
         orders, offset, limit = query.orders, query.offset, query.limit
         stop = None if limit is None or orders else offset + limit
@@ -296,7 +301,7 @@ class MemorySession(BackendSession):
         return [copy_row(row) for row in rows]
 
     async def count(self, table: Table[Any], where: Condition) -> int:
-        matches = predicate(where)
+        matches = predicate(where, self._rows_of)
         data = self._data(table)
         pinned = self._pinned(data, table, where)
         rows = data.visible(self._seq) if pinned is None else (row for _, row in pinned)
@@ -312,7 +317,7 @@ class MemorySession(BackendSession):
     ) -> int:
         data = self._writable(table)
         pk = table.primary_key
-        matches = predicate(where)
+        matches = predicate(where, self._rows_of)
         pinned = self._pinned(data, table, where)
         rows = data.rows.values() if pinned is None else (row for _, row in pinned)
         # One copy for every row: stored rows are never mutated, and reads copy again.
@@ -325,7 +330,7 @@ class MemorySession(BackendSession):
 
     async def delete(self, table: Table[Any], where: Condition) -> int:
         data = self._writable(table)
-        matches = predicate(where)
+        matches = predicate(where, self._rows_of)
         pinned = self._pinned(data, table, where)
         items = data.rows.items() if pinned is None else pinned
         doomed = [key for key, row in items if matches(row)]
@@ -343,12 +348,12 @@ class MemorySession(BackendSession):
         holds = upsert.holds()
         pinned = self._pinned(data, table, holds)
         rows = data.rows.values() if pinned is None else (row for _, row in pinned)
-        found = self._filter(rows, predicate(holds), 1)
+        found = self._filter(rows, predicate(holds, self._rows_of), 1)
         if not found:
             await self.insert(table, [upsert.row])  # checks the other keys
             return UpsertResult(copy_row(upsert.row), True)
         holder = found[0]
-        if not upsert.updates or not predicate(upsert.guard)(holder):
+        if not upsert.updates or not predicate(upsert.guard, self._rows_of)(holder):
             return UpsertResult(None, False)
         new = applied(holder, copy_row(dict(upsert.values)), upsert.increment)
         data.check_unique(table, [new], self._seq, self._store.stats)
@@ -399,7 +404,7 @@ class MemorySession(BackendSession):
     async def delete_returning(self, table: Table[Any], where: Condition) -> list[Row]:
         # What delete removes, as it was: one step, like the DELETE … RETURNING it stands for.
         data = self._writable(table)
-        matches = predicate(where)
+        matches = predicate(where, self._rows_of)
         pinned = self._pinned(data, table, where)
         items = data.rows.items() if pinned is None else pinned
         doomed = [(key, row) for key, row in items if matches(row)]

@@ -29,6 +29,7 @@ from repokit.conditions import (
     Compare,
     Condition,
     Const,
+    Exists,
     In,
     IsNull,
     Match,
@@ -83,7 +84,7 @@ def pinned_keys(where: Condition, field: str) -> tuple[Any, ...] | None:
                 if found is not None:
                     return found
             return None
-        case IsNull() | Match() | Or() | Not():
+        case IsNull() | Match() | Or() | Not() | Exists():
             return None
         case _:
             raise unknown_node(where)
@@ -136,7 +137,7 @@ def start_of(ordered: Ordered, where: Condition, first: Order) -> int:
                 return 0
             passes = _bound(where.op, null_key(where.value), first.descending)
             return _first(ordered.first, passes)
-        case In() | Match() | Not():
+        case In() | Match() | Not() | Exists():
             return 0
         case _:
             raise unknown_node(where)

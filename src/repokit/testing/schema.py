@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, NewType
 
-from repokit.conditions import Condition
+from repokit.conditions import Condition, exists
 from repokit.errors import EntityAlreadyExists
 from repokit.scope import SearchScope
 from repokit.tables import StatusMarker, Table, TimestampMarker, Timestamps, Unique
@@ -33,6 +33,8 @@ __all__ = [
     "ItemId",
     "Label",
     "Level",
+    "Member",
+    "MemberScope",
     "Note",
     "Record",
     "RecordIdTaken",
@@ -41,6 +43,8 @@ __all__ = [
     "TenantScope",
     "items",
     "labels",
+    "members",
+    "new_member_id",
     "new_note_id",
     "new_tenant",
     "notes",
@@ -174,7 +178,28 @@ records: Table[Record] = Table(
     primary_key_error=RecordIdTaken,
 )
 
-ALL_TABLES: tuple[Table[Any], ...] = (items, notes, labels, records)
+
+@dataclass(frozen=True)
+class Member:
+    """An association to ``rk_items`` (CONTRACT §25): a role on an item, soft-deletable."""
+
+    id: int
+    tenant: str
+    item_id: uuid.UUID | None = None
+    role: str | None = None
+    rank: int | None = None
+    deleted_at: datetime | None = None
+
+
+members: Table[Member] = Table(
+    Member,
+    "rk_members",
+    primary_key="id",
+    indexes=[("item_id", "role")],
+    soft_delete=TimestampMarker("deleted_at"),
+)
+
+ALL_TABLES: tuple[Table[Any], ...] = (items, notes, labels, records, members)
 
 
 @dataclass(frozen=True)
@@ -188,6 +213,16 @@ class TenantScope(SearchScope):
         return self.table.c.tenant == self.tenant
 
 
+@dataclass(frozen=True)
+class MemberScope(SearchScope):
+    """The items on which *role* holds a live membership: a scope across tables (§25)."""
+
+    role: str
+
+    def to_condition(self) -> Condition:
+        return exists(members, on={"item_id": items.c.id}, where=members.c.role == self.role)
+
+
 _tenants = itertools.count()
 _notes = itertools.count(1)
 _RUN = uuid.uuid4().hex[:8]
@@ -197,6 +232,11 @@ _NOTE_BASE = int.from_bytes(os.urandom(3), "big") << 32
 def new_tenant() -> str:
     """A tenant name no other test (or earlier run on the same server) uses."""
     return f"t-{_RUN}-{next(_tenants)}"
+
+
+def new_member_id() -> int:
+    """A fresh integer key for rk_members."""
+    return _NOTE_BASE + next(_notes)
 
 
 def new_note_id() -> int:

@@ -7,10 +7,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from repokit.conditions import TRUE, Condition, and_
+from repokit.conditions import TRUE, Condition, and_, crosses
 from repokit.database import Session
-from repokit.errors import InvalidQuery, InvalidValue, excerpt
+from repokit.errors import InvalidQuery, InvalidValue, ScopeViolation, excerpt
+from repokit.evaluate import evaluate, substitute
 from repokit.scope import ScopeArg, scope_condition
+from repokit.semijoins import settle
 from repokit.tables import Row, Table
 
 __all__ = ["Deleted", "Utility"]
@@ -62,6 +64,39 @@ class Utility(Generic[T]):
 
     def scope(self, scope: ScopeArg) -> Condition | None:
         return scope_condition(scope, self.table)
+
+    async def within(self, session: Session, condition: Condition, row: Row) -> bool:
+        """Whether the complete *row* satisfies *condition*, semi-joins included.
+
+        Without a semi-join this is :func:`~repokit.evaluate.evaluate`, no
+        I/O. A semi-join takes the row's values (:func:`~repokit.evaluate.substitute`)
+        and is then asked of *session*: one ``exists`` on the other table, in
+        the operation's own transaction (CONTRACT §6, §25).
+        """
+        if crosses(condition):
+            condition = await settle(substitute(condition, row), session.exists)
+        return evaluate(condition, row)
+
+    async def check_across(
+        self, session: Session, condition: Condition | None, rows: Iterable[Row]
+    ) -> None:
+        """Raise ScopeViolation for the first of *rows* outside a scope with a semi-join.
+
+        The rows were checked without I/O already when *condition* has no
+        semi-join (then this does nothing). Rows that agree on what the
+        scope reads are asked about once.
+        """
+        if condition is None or not crosses(condition):
+            return
+        fields = sorted({field for _, field in condition.fields()})
+        answers: dict[Condition, bool] = {}
+        for row in rows:
+            known = substitute(condition, {field: row.get(field) for field in fields})
+            answer = answers.get(known)
+            if answer is None:
+                answer = answers[known] = await self.within(session, known, row)
+            if not answer:
+                raise ScopeViolation(self.table.entity_name, row[self.table.primary_key])
 
     def visibility(self, deleted: Deleted) -> Condition:
         if not isinstance(deleted, Deleted):

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TypeVar
 
+from repokit.conditions import crosses
 from repokit.database import Session
 from repokit.errors import ScopeViolation
 from repokit.evaluate import predicate
@@ -30,7 +31,8 @@ class Creator(Utility[T]):
         to_row = self.table.to_row
         rows = [to_row(entity, now) for entity in entities]
         condition = self.scope(scope)
-        if condition is not None:
+        # A scope with a semi-join needs the database: checked by check_across.
+        if condition is not None and not crosses(condition):
             within = predicate(condition)
             for row in rows:
                 if not within(row):
@@ -49,6 +51,7 @@ class Creator(Utility[T]):
         session.require_writable("create")
         rows = self._rows((entity,), scope, self._now(session))
         self.check_indexed_text(session, rows)
+        await self.check_across(session, self.scope(scope), rows)
         await session.insert(self.table, rows)
         return self.table.from_row(rows[0])
 
@@ -64,6 +67,7 @@ class Creator(Utility[T]):
         session.require_writable("batch_create")
         rows = self._rows(entities, scope, self._now(session))
         self.check_indexed_text(session, rows)
+        await self.check_across(session, self.scope(scope), rows)
         if rows:
             await session.insert(self.table, rows)
         from_row = self.table.from_row

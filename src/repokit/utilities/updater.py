@@ -16,7 +16,7 @@ from repokit.errors import (
     TransactionConflict,
     excerpt,
 )
-from repokit.evaluate import evaluate, substitute
+from repokit.evaluate import substitute
 from repokit.scope import ScopeArg
 from repokit.states import UpdaterSpec
 from repokit.tables import Row, Table
@@ -178,7 +178,7 @@ class Updater(Utility[T]):
             return table.from_row(current)
         changed = stamped(self, session, changed)
         new = {**current, **changed}
-        if scope_cond is not None and not evaluate(scope_cond, new):
+        if scope_cond is not None and not await self.within(session, scope_cond, new):
             raise ScopeViolation(table.entity_name, key)
         guard = found
         increment: tuple[str, ...] = ()

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from repokit.backend import Select, Upsert
-from repokit.conditions import FALSE, Condition, and_
+from repokit.conditions import FALSE, Condition, and_, crosses
 from repokit.database import Session
 from repokit.errors import (
     ConcurrentModification,
@@ -156,7 +156,8 @@ class Upserter(Utility[T]):
         table = self.table
         row = table.to_row(entity, now)
         scope = shape.scope
-        if scope is not None and not predicate(scope)(row):
+        # A scope with a semi-join needs the database: checked by check_across.
+        if scope is not None and not crosses(scope) and not predicate(scope)(row):
             raise ScopeViolation(table.entity_name, row[table.primary_key])
         for field in shape.fields:
             if row[field] is None:
@@ -238,6 +239,7 @@ class Upserter(Utility[T]):
         upsert = self._upsert(shape, entity, self._now(session))
         session.require_writable("upsert")
         self.check_indexed_text(session, (upsert.row, dict(upsert.values)))
+        await self.check_across(session, shape.scope, (upsert.row,))
         return await self._run(session, shape, upsert)
 
     async def batch_upsert(
@@ -264,6 +266,7 @@ class Upserter(Utility[T]):
         upserts = [self._upsert(shape, entity, now) for entity in entities]
         session.require_writable("batch_upsert")
         self.check_indexed_text(session, (row for u in upserts for row in (u.row, dict(u.values))))
+        await self.check_across(session, shape.scope, (u.row for u in upserts))
         results: list[Upserted[T]] = []
         try:
             for upsert in upserts:
@@ -310,7 +313,9 @@ class Upserter(Utility[T]):
         scope = shape.scope
         key = holder[table.primary_key]
         live = table.live_condition()
-        if not evaluate(live, holder) or (scope is not None and not evaluate(scope, holder)):
+        if not evaluate(live, holder) or (
+            scope is not None and not await self.within(session, scope, holder)
+        ):
             # As a create of the entity would: the key is taken, by an entity this
             # upsert may not touch. Nothing of it is revealed (CONTRACT §18).
             sent = tuple(upsert.row[field] for field in upsert.fields)
@@ -333,7 +338,7 @@ class Upserter(Utility[T]):
         stamp = table.stamped
         if all(holder.get(f) == v for f, v in values.items() if f != stamp):
             return Upserted(table.from_row(holder), False)  # changes nothing: writes nothing
-        if scope is not None and not evaluate(scope, {**holder, **values}):
+        if scope is not None and not await self.within(session, scope, {**holder, **values}):
             raise ScopeViolation(table.entity_name, key)
         # The guard could not say whether the values change anything (JSON), or the
         # entity changed since: write every value, under the rules that do not depend on it.

@@ -25,6 +25,7 @@ from repokit import (
     OffsetPagination,
     Repository,
     Table,
+    exists,
     not_,
 )
 from repokit_sqlalchemy import SQLAlchemyBackend
@@ -53,6 +54,9 @@ async def _workout(repo: Repository[Any, uuid.UUID], things: Table[Any], n: int)
         not_(c.count.in_([n]) | c.code.startswith("c")),
         c.price > Decimal(n),
         c.ratio.in_([float(i) for i in range(n, n + 70)]),  # floats: bound one by one
+        # CONTRACT §25: semi-joins (here on the table itself), their operands in slots too.
+        exists(things, on={"code": c.code}, where=c.count > n),
+        not_(exists(things, on={"code": c.code, "name": c.name}, where=c.count.in_([n, n + 1]))),
     ]
     for condition in conditions:
         seen.append(sorted(t.count for t in (await repo.search(conditions=[condition])).items))
@@ -78,6 +82,8 @@ async def _workout(repo: Repository[Any, uuid.UUID], things: Table[Any], n: int)
     seen.append((await repo.update(thing.id, {"ratio": float(n)})).ratio)
     seen.append(await repo.batch_update({"flag": n % 2 == 0}, conditions=[c.count < n]))
     seen.append(await repo.batch_update({"flag": True}, ids=[thing.id]))
+    joined = exists(things, on={"name": c.name}, where=c.count == n)
+    seen.append(await repo.batch_update({"flag": False}, conditions=[joined]))
     await repo.delete(thing.id)
     await repo.restore(thing.id)
     seen.append(await repo.batch_purge(conditions=[c.count == 1000 + n]))

@@ -37,6 +37,7 @@ from repokit.conditions import (
     Compare,
     Condition,
     Const,
+    Exists,
     In,
     IsNull,
     Match,
@@ -112,6 +113,9 @@ def to_query(condition: Condition, codec: Codec) -> dict[str, Any]:
         return {"$or": [to_query(item, codec) for item in condition.items]}
     if isinstance(condition, Not):
         return {"$nor": [to_query(condition.item, codec)]}
+    if isinstance(condition, Exists):
+        # The session resolves semi-joins before it asks (repokit.semijoins.resolve).
+        raise TypeError(f"a semi-join reaches the query builder unresolved: {condition!r}")
     raise unknown_node(condition)  # mypy: every member of Condition is handled above
 
 

@@ -26,6 +26,7 @@ from repokit.conditions import (
     Compare,
     Condition,
     Const,
+    Exists,
     In,
     IsNull,
     Match,
@@ -90,7 +91,7 @@ def _clauses(condition: Condition, table: Table[Any], codec: Codec) -> list[dict
                 domain = [m.value for m in ftype.enum] if ftype.enum is not None else [False, True]
                 others = [codec.encode(condition.field, v) for v in domain if v != condition.value]
                 return [{key: {"$in": others}}]
-        case Const() | Not() | Match() | Or():
+        case Const() | Not() | Match() | Or() | Exists():
             pass  # FALSE, other negations, text matches and disjunctions: no filter says them
         case _:
             raise unknown_node(condition)

@@ -35,6 +35,7 @@ inside a transaction a write then names the document by ``_id`` alone
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +47,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DocumentTooLarge, OperationFailure, PyMongoError
 
 from repokit.backend import BackendSession, Select, Upsert, UpsertResult, applied
-from repokit.conditions import Condition, and_
+from repokit.conditions import Condition, and_, crosses
 from repokit.errors import (
     BackendUnavailable,
     EntityAlreadyExists,
@@ -55,6 +56,7 @@ from repokit.errors import (
     UnsupportedOperation,
 )
 from repokit.evaluate import evaluate
+from repokit.semijoins import resolve
 from repokit.shielding import in_own_task
 from repokit.tables import Row, Table
 from repokit_mongodb.codec import Codec
@@ -137,10 +139,28 @@ class MongoSession(BackendSession):
     def _transactional(self) -> bool:
         return self._session.in_transaction
 
+    async def _resolved(self, where: Condition) -> Condition:
+        """*where* with its semi-joins resolved in this session (CONTRACT §25).
+
+        MongoDB has no correlated subquery in a filter: each semi-join's
+        matching inner documents are read first (their paired fields only),
+        through :meth:`select`, in this session, and the semi-join becomes an
+        ``$in`` of their values on the outer field
+        (:func:`repokit.semijoins.resolve`). In a transaction the read and the
+        operation share its snapshot.
+        """
+        return await resolve(where, self.select) if crosses(where) else where
+
+    async def _resolved_query(self, query: Select) -> Select:
+        if not crosses(query.where):
+            return query
+        return dataclasses.replace(query, where=await self._resolved(query.where), plan=None)
+
     # -- reads ------------------------------------------------------------------------------
 
     async def select(self, query: Select) -> list[Row]:
         collection, codec = await self._collection(query.table)
+        query = await self._resolved_query(query)
         if query.limit == 0:
             return []
         pinned, key = pinned_key(query.where, query.table.primary_key)
@@ -186,6 +206,7 @@ class MongoSession(BackendSession):
 
     async def count(self, table: Table[Any], where: Condition) -> int:
         collection, codec = await self._collection(table)
+        where = await self._resolved(where)
         pinned, key = pinned_key(where, table.primary_key)
         if pinned:
             return len(await self._by_key(collection, codec, where, key))
@@ -194,6 +215,7 @@ class MongoSession(BackendSession):
 
     async def select_page(self, query: Select, *, with_count: bool) -> tuple[list[Row], int | None]:
         """The page and, if asked, its count, from one snapshot (see the module docs)."""
+        query = await self._resolved_query(query)
         if with_count and query.limit and not self._transactional:
             collection, codec = await self._collection(query.table)
             where, sort = to_query(query.where, codec), to_sort(query.orders, codec)
@@ -249,6 +271,7 @@ class MongoSession(BackendSession):
     async def exists(self, table: Table[Any], where: Condition) -> bool:
         # One find of at most one document, projected to its _id (CONTRACT §19).
         collection, codec = await self._collection(table)
+        where = await self._resolved(where)
         pinned, key = pinned_key(where, table.primary_key)
         if pinned:
             return bool(await self._by_key(collection, codec, where, key))
@@ -268,6 +291,7 @@ class MongoSession(BackendSession):
         the SPI's default, atomic per document only (CONTRACT §9).
         """
         collection, codec = await self._collection(table, write=True)
+        where = await self._resolved(where)
         pinned, key = pinned_key(where, table.primary_key)
         if not self._transactional:
             if not pinned:
@@ -324,6 +348,7 @@ class MongoSession(BackendSession):
         increment: Sequence[str] = (),
     ) -> int:
         collection, codec = await self._collection(table, write=True)
+        where = await self._resolved(where)
         change = _change(codec, values, increment)
         if not change:
             return await self.count(table, where)
@@ -372,6 +397,7 @@ class MongoSession(BackendSession):
         at 4,000 documents, against 2 ms for these two).
         """
         collection, codec = await self._collection(table, write=True)
+        where = await self._resolved(where)
         change = _change(codec, values, increment)
         if change and not self._transactional:
             # One atomic command, which returns the document as this very write left it.
@@ -401,6 +427,7 @@ class MongoSession(BackendSession):
 
     async def delete(self, table: Table[Any], where: Condition) -> int:
         collection, codec = await self._collection(table, write=True)
+        where = await self._resolved(where)
         target = await self._target(collection, codec, where)
         if target is None:
             return 0
@@ -424,6 +451,8 @@ class MongoSession(BackendSession):
         """
         table = upsert.table
         collection, codec = await self._collection(table, write=True, alone=True)
+        if crosses(upsert.guard):
+            upsert = dataclasses.replace(upsert, guard=await self._resolved(upsert.guard))
         if self._transactional:
             return await super().upsert(upsert)
         change = _change(codec, upsert.values, upsert.increment) if upsert.updates else {}

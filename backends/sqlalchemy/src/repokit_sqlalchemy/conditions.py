@@ -15,7 +15,17 @@ leaf                         negated
 ``f IN (…)``                 ``f NOT IN (…) OR f IS NULL``
 ``f LIKE …`` / substring     ``NOT (…) OR f IS NULL``
 ``f IS NULL``                ``f IS NOT NULL``
+``EXISTS (…)``               ``NOT EXISTS (…)``
 ============================ ==============================================
+
+A semi-join (CONTRACT §25) is a correlated ``EXISTS (SELECT * FROM other AS
+sj<n> WHERE sj<n>.f = outer.g AND … AND <inner>)``: never unknown (a null on
+either side of ``=`` only keeps that row out of the subquery), so its
+negation is ``NOT EXISTS``, true for an entity whose paired field is null,
+as the contract wants (``NOT IN (subquery)`` would be unknown there, and
+unknown for every entity once the subquery yields a null). The other table
+is always aliased, ``sj1``, ``sj2``, … in the order of the key, so a
+semi-join on its own table and nested ones name each row source once.
 
 A leaf is unknown only when its field is null, and then it is false, which
 is what a WHERE clause makes of unknown in a negation-free tree. The
@@ -44,7 +54,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import BindParameter, ColumnElement, UnaryExpression
 
 from repokit.conditions import Condition, Op, Order
-from repokit.planning import AND, COMPARE, IN, MATCH, NOT, NULL, OR, plan_into
+from repokit.planning import AND, COMPARE, EXISTS, IN, MATCH, NOT, NULL, OR, plan_into
 from repokit.tables import Table
 from repokit_sqlalchemy.dialect import Bind, Derive, SQLSpelling
 
@@ -103,15 +113,22 @@ class Binder:
 class _Compiler:
     """Compiles a plan key (:mod:`repokit.planning`) once per key: not on a per-call path."""
 
-    __slots__ = ("bind", "columns", "dialect", "table")
+    __slots__ = ("aliases", "bind", "columns", "dialect", "table")
 
     def __init__(
-        self, table: Table[Any], columns: sa.Table, dialect: SQLSpelling, bind: Binder
+        self,
+        table: Table[Any],
+        columns: sa.FromClause,
+        dialect: SQLSpelling,
+        bind: Binder,
+        aliases: list[int] | None = None,
     ) -> None:
         self.table = table
         self.columns = columns
         self.dialect = dialect
         self.bind = bind
+        #: How many semi-join aliases the statement has so far (shared with nested compilers).
+        self.aliases = [0] if aliases is None else aliases
 
     def column(self, field: str) -> tuple[ColumnElement[Any], bool]:
         return self.columns.c[field], self.table.fields[field].type.nullable
@@ -142,7 +159,22 @@ class _Compiler:
             column, nullable = self.column(field)
             found = self.dialect.match(column, kind, self.bind.slot(slot))
             return self.complement(found, column, nullable) if negated else found
+        if tag == EXISTS:
+            return self.exists(key[1], key[2], key[3], negated)
         raise TypeError(f"unknown plan key {key!r}")
+
+    def exists(
+        self, inner: Table[Any], pairs: Sequence[tuple[str, str]], where: Any, negated: bool
+    ) -> ColumnElement[bool]:
+        # schema builds partial indexes with this module: imported when first needed.
+        from repokit_sqlalchemy.schema import sql_table
+
+        self.aliases[0] += 1
+        alias = sql_table(inner).alias(f"sj{self.aliases[0]}")
+        nested = _Compiler(inner, alias, self.dialect, self.bind, self.aliases)
+        correlated = [alias.c[field] == self.columns.c[outer] for field, outer in pairs]
+        found = sa.exists().where(*correlated, nested.compile(where, False))
+        return sa.not_(found) if negated else found
 
     def compare(self, field: str, op: Op, slot: int, negated: bool) -> ColumnElement[bool]:
         column, nullable = self.column(field)
@@ -165,7 +197,7 @@ class _Compiler:
 
 
 def compile_planned(
-    key: Hashable, table: Table[Any], columns: sa.Table, dialect: SQLSpelling, bind: Binder
+    key: Hashable, table: Table[Any], columns: sa.FromClause, dialect: SQLSpelling, bind: Binder
 ) -> ColumnElement[bool]:
     """The condition planned as *key* on *table*: a never-unknown SQL expression over *columns*.
 

@@ -22,6 +22,7 @@ from repokit.testing.suite import (
     properties,
     reads,
     scoping,
+    semijoins,
     smoke,
     soft_delete,
     stateful,
@@ -46,6 +47,7 @@ from repokit.testing.suite.predicates import *  # noqa: F403
 from repokit.testing.suite.properties import *  # noqa: F403
 from repokit.testing.suite.reads import *  # noqa: F403
 from repokit.testing.suite.scoping import *  # noqa: F403
+from repokit.testing.suite.semijoins import *  # noqa: F403
 from repokit.testing.suite.smoke import *  # noqa: F403
 from repokit.testing.suite.soft_delete import *  # noqa: F403
 from repokit.testing.suite.stateful import *  # noqa: F403
@@ -64,6 +66,7 @@ _MODULES = (
     text,
     ordering,
     scoping,
+    semijoins,
     soft_delete,
     uniqueness,
     transactions,
