@@ -24,12 +24,12 @@ class Creator(Utility[T]):
     __slots__ = ()
 
     def _rows(
-        self, entities: Iterable[T], scope: ScopeArg, now: datetime | None = None
+        self, entities: Iterable[T], scope: ScopeArg, what: str, now: datetime | None = None
     ) -> list[Row]:
         # The maintained timestamps hold *now*, one time for the whole batch (CONTRACT §21).
         to_row = self.table.to_row
         rows = [to_row(entity, now) for entity in entities]
-        condition = self.scope(scope)
+        condition = self.scope(scope, what)
         if condition is not None:
             within = predicate(condition)
             for row in rows:
@@ -45,10 +45,12 @@ class Creator(Utility[T]):
             ScopeViolation: the entity lies outside *scope*; nothing is written.
             EntityAlreadyExists: its primary key or a unique key is taken (or
                 the domain exception the key declares, chained to it).
+            EntityNotFound: a target *scope* requires is missing (CONTRACT §24).
         """
         session.require_writable("create")
-        rows = self._rows((entity,), scope, self._now(session))
+        rows = self._rows((entity,), scope, "create", self._now(session))
         self.check_indexed_text(session, rows)
+        await self.check_scope(session, scope)
         await session.insert(self.table, rows)
         return self.table.from_row(rows[0])
 
@@ -62,8 +64,9 @@ class Creator(Utility[T]):
         transaction.
         """
         session.require_writable("batch_create")
-        rows = self._rows(entities, scope, self._now(session))
+        rows = self._rows(entities, scope, "batch_create", self._now(session))
         self.check_indexed_text(session, rows)
+        await self.check_scope(session, scope)
         if rows:
             await session.insert(self.table, rows)
         from_row = self.table.from_row
