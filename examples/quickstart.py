@@ -1,7 +1,8 @@
 """repokit quickstart: a small multi-tenant domain, end to end.
 
 Domains own projects; users see the projects of their domain. The script
-creates, gets, searches (with scopes, offset and cursor pagination), updates
+creates, gets, searches (with scopes, required on every call, offset and
+cursor pagination), updates
 with ``TriState``, soft-deletes, restores, purges, runs batch operations,
 upserts, runs a bulk update with an outcome per item and streams a domain's
 projects, printing what it does.
@@ -35,6 +36,8 @@ from repokit import (
     Database,
     Deleted,
     EntityNotFound,
+    GlobalScope,
+    InvalidQuery,
     MaxLength,
     OffsetPagination,
     OptionalState,
@@ -149,7 +152,8 @@ async def main(url: str) -> None:
     async with await Database.connect(url) as db:
         await db.drop_tables(projects)
         await db.create_tables(projects)
-        repo = ProjectRepository(db, projects)
+        # scope_required: every call names its scope; scope=None is refused before any I/O
+        repo = ProjectRepository(db, projects, scope_required=True)
         acme, globex = DomainScope(DomainName("acme")), DomainScope(DomainName("globex"))
 
         # create, one and many
@@ -159,8 +163,13 @@ async def main(url: str) -> None:
             new_project("acme", f"Project {i:02}", "bob" if i % 2 else "ada", i) for i in range(12)
         ]
         batch.append(new_project("globex", "Hermes", "hal", 5))
-        created = await repo.batch_create(batch)
+        created = await repo.batch_create(batch, scope=[acme, globex])
         print(f"batch-created {len(created)} projects")
+        try:
+            await repo.count()
+        except InvalidQuery as exc:
+            print(f"refused: {exc}")
+        print(f"an admin counts every domain: {await repo.count(scope=GlobalScope())}")
 
         # scope: globex cannot see acme's project, and cannot create into acme
         try:
@@ -244,10 +253,12 @@ async def main(url: str) -> None:
         # transient conflict with a concurrent writer
         async for attempt in db.transaction():
             async with attempt as session:
-                one = await repo.create(new_project("globex", "Zeus", "hal", 1), session=session)
+                zeus = new_project("globex", "Zeus", "hal", 1)
+                one = await repo.create(zeus, scope=globex, session=session)
                 await repo.update(
                     one.id,
                     ProjectUpdate(description=TriState.update("same transaction")),
+                    scope=globex,
                     session=session,
                 )
         print("committed two writes in one transaction")

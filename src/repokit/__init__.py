@@ -55,7 +55,7 @@ from repokit.pagination import (
 from repokit.registry import register_backend
 from repokit.replicas import Replicas
 from repokit.repository import Repository
-from repokit.scope import GlobalScope, ScopeArg, SearchScope
+from repokit.scope import GlobalScope, Requires, ScopeArg, SearchScope
 from repokit.sizes import MAX_ENTITY_BYTES
 from repokit.states import OptionalState, TriState, UpdaterSpec
 from repokit.tables import Index, StatusMarker, Table, TimestampMarker, Timestamps, Unique
@@ -129,6 +129,7 @@ __all__ = [
     "Replicas",
     "Repository",
     "RepositoryError",
+    "Requires",
     "Savepoint",
     "SchemaAction",
     "SchemaChange",

@@ -22,7 +22,7 @@ from typing import Any, Generic, TypeVar, overload
 from repokit.conditions import Condition, Order
 from repokit.database import Database, Session
 from repokit.pagination import Page, Pagination
-from repokit.scope import ScopeArg
+from repokit.scope import ScopeArg, requirements
 from repokit.tables import Table
 from repokit.utilities import (
     BatchPurger,
@@ -60,21 +60,29 @@ class Repository(Generic[T, ID]):
             its key type: ``Repository(db, projects)`` is then a
             ``Repository[Project, UUID]``, and annotating it
             ``Repository[Project, int]`` is a type error.
+        scope_required: every operation needs an explicit ``scope=``
+            (``GlobalScope()`` for unscoped access): ``scope=None`` raises
+            ``InvalidQuery`` before any I/O (CONTRACT §24). A table declared
+            ``scope_required=True`` requires it whatever is said here.
     """
 
-    def __init__(self, database: Database, table: Table[T, ID]) -> None:
+    def __init__(
+        self, database: Database, table: Table[T, ID], *, scope_required: bool = False
+    ) -> None:
         self.database: Database = database
         self.table: Table[T, ID] = table
-        self.creator: Creator[T] = Creator(table)
-        self.upserter: Upserter[T] = Upserter(table)
-        self.querier: Querier[T] = Querier(table)
-        self.batch_querier: BatchQuerier[T] = BatchQuerier(table)
-        self.updater: Updater[T] = Updater(table)
-        self.batch_updater: BatchUpdater[T] = BatchUpdater(table)
-        self.deleter: Deleter[T] = Deleter(table)
-        self.purger: Purger[T] = Purger(table)
-        self.batch_purger: BatchPurger[T] = BatchPurger(table)
-        self.bulk_writer: BulkWriter[T] = BulkWriter(table)
+        self.creator: Creator[T] = Creator(table, scope_required=scope_required)
+        self.upserter: Upserter[T] = Upserter(table, scope_required=scope_required)
+        self.querier: Querier[T] = Querier(table, scope_required=scope_required)
+        self.batch_querier: BatchQuerier[T] = BatchQuerier(table, scope_required=scope_required)
+        self.updater: Updater[T] = Updater(table, scope_required=scope_required)
+        self.batch_updater: BatchUpdater[T] = BatchUpdater(table, scope_required=scope_required)
+        self.deleter: Deleter[T] = Deleter(table, scope_required=scope_required)
+        self.purger: Purger[T] = Purger(table, scope_required=scope_required)
+        self.batch_purger: BatchPurger[T] = BatchPurger(table, scope_required=scope_required)
+        self.bulk_writer: BulkWriter[T] = BulkWriter(table, scope_required=scope_required)
+        #: Whether every operation needs an explicit scope (CONTRACT §24).
+        self.scope_required: bool = self.creator.scope_required
 
     async def _write(
         self,
@@ -105,7 +113,7 @@ class Repository(Generic[T, ID]):
     ) -> T:
         """Store a new entity (see :meth:`Creator.create`)."""
         return await self._write(
-            session, lambda s: self.creator.create(s, entity, scope=scope), single=True
+            session, lambda s: self.creator.create(s, entity, scope=scope), single=_single(scope)
         )
 
     async def upsert(
@@ -127,7 +135,7 @@ class Repository(Generic[T, ID]):
             lambda s: self.upserter.upsert(
                 s, entity, on=on, update=update, scope=scope, expected_version=expected_version
             ),
-            single=True,
+            single=_single(scope),
         )
 
     @overload
@@ -371,21 +379,25 @@ class Repository(Generic[T, ID]):
             lambda s: self.updater.update(
                 s, key, spec, scope=scope, expected_version=expected_version
             ),
-            single=True,
+            single=_single(scope),
         )
 
     async def delete(
         self, key: ID, *, scope: ScopeArg = None, session: Session | None = None
     ) -> None:
         """Soft-delete one entity (see :meth:`Deleter.delete`)."""
-        await self._write(session, lambda s: self.deleter.delete(s, key, scope=scope), single=True)
+        await self._write(
+            session, lambda s: self.deleter.delete(s, key, scope=scope), single=_single(scope)
+        )
 
     async def delete_returning(
         self, key: ID, *, scope: ScopeArg = None, session: Session | None = None
     ) -> T:
         """Soft-delete one entity and return it as stored (see :meth:`Deleter.delete_returning`)."""
         return await self._write(
-            session, lambda s: self.deleter.delete_returning(s, key, scope=scope), single=True
+            session,
+            lambda s: self.deleter.delete_returning(s, key, scope=scope),
+            single=_single(scope),
         )
 
     async def restore(
@@ -393,21 +405,25 @@ class Repository(Generic[T, ID]):
     ) -> T:
         """Restore a soft-deleted entity (see :meth:`Deleter.restore`)."""
         return await self._write(
-            session, lambda s: self.deleter.restore(s, key, scope=scope), single=True
+            session, lambda s: self.deleter.restore(s, key, scope=scope), single=_single(scope)
         )
 
     async def purge(
         self, key: ID, *, scope: ScopeArg = None, session: Session | None = None
     ) -> None:
         """Remove one entity for good (see :meth:`Purger.purge`)."""
-        await self._write(session, lambda s: self.purger.purge(s, key, scope=scope), single=True)
+        await self._write(
+            session, lambda s: self.purger.purge(s, key, scope=scope), single=_single(scope)
+        )
 
     async def purge_returning(
         self, key: ID, *, scope: ScopeArg = None, session: Session | None = None
     ) -> T:
         """Remove one entity for good and return it (see :meth:`Purger.purge_returning`)."""
         return await self._write(
-            session, lambda s: self.purger.purge_returning(s, key, scope=scope), single=True
+            session,
+            lambda s: self.purger.purge_returning(s, key, scope=scope),
+            single=_single(scope),
         )
 
     # -- batch operations -------------------------------------------------------------------
@@ -522,7 +538,8 @@ class Repository(Generic[T, ID]):
         :class:`~repokit.utilities.bulk.Outcome` per entity, in input order:
         the stored entity, or the error it met (:data:`~repokit.utilities.bulk.ITEM_ERRORS`).
         """
-        return await self._bulk(self.bulk_writer.create_items(list(entities), scope=scope), session)
+        items = self.bulk_writer.create_items(list(entities), scope=scope)
+        return await self._bulk(items, session, scope)
 
     async def bulk_update(
         self,
@@ -532,21 +549,27 @@ class Repository(Generic[T, ID]):
         session: Session | None = None,
     ) -> list[Outcome[T]]:
         """Apply each key's own update (``{key: spec}``) on its own; an outcome per key."""
-        return await self._bulk(self.bulk_writer.update_items(updates, scope=scope), session)
+        return await self._bulk(self.bulk_writer.update_items(updates, scope=scope), session, scope)
 
     async def bulk_delete(
         self, keys: Iterable[ID], *, scope: ScopeArg = None, session: Session | None = None
     ) -> list[Outcome[T]]:
         """Soft-delete each key on its own; an outcome per key."""
-        return await self._bulk(self.bulk_writer.delete_items(list(keys), scope=scope), session)
+        return await self._bulk(
+            self.bulk_writer.delete_items(list(keys), scope=scope), session, scope
+        )
 
     async def bulk_purge(
         self, keys: Iterable[ID], *, scope: ScopeArg = None, session: Session | None = None
     ) -> list[Outcome[T]]:
         """Purge each key on its own; an outcome per key."""
-        return await self._bulk(self.bulk_writer.purge_items(list(keys), scope=scope), session)
+        return await self._bulk(
+            self.bulk_writer.purge_items(list(keys), scope=scope), session, scope
+        )
 
-    async def _bulk(self, items: list[Item], session: Session | None) -> list[Outcome[T]]:
+    async def _bulk(
+        self, items: list[Item], session: Session | None, scope: ScopeArg
+    ) -> list[Outcome[T]]:
         """Run bulk *items*: in *session*, in chunked transactions, or one transaction each.
 
         Without a session, a backend with savepoints runs :data:`BULK_CHUNK` items
@@ -571,12 +594,13 @@ class Repository(Generic[T, ID]):
 
                 outcomes.extend(await database._run(run_chunk))
             return outcomes
+        single = _single(scope)
         for (key, _, item), failed in zip(items, checked(items), strict=True):
             if failed is not None:
                 outcomes.append(failed)
                 continue
             try:
-                entity = await database._run(item, single=True)
+                entity = await database._run(item, single=single)
             except Exception as exc:
                 if not item_error(exc, table):
                     raise
@@ -588,6 +612,15 @@ class Repository(Generic[T, ID]):
 
 #: How many items of a bulk operation share one transaction (on backends with savepoints).
 BULK_CHUNK = 100
+
+
+def _single(scope: ScopeArg) -> bool:
+    """Whether the write of one entity under *scope* is one statement (see ``Repository._write``).
+
+    Not under a scope that requires targets: their check reads first, and must
+    read in the write's own transaction (CONTRACT §24).
+    """
+    return scope is None or not requirements(scope)
 
 
 def _materialise(ids: Iterable[Any] | None) -> list[Any] | None:

@@ -1,21 +1,54 @@
-"""Scopes: multi-tenant access control as conditions (CONTRACT §6).
+"""Scopes: multi-tenant access control as conditions (CONTRACT §6, §24).
 
 A :class:`SearchScope` is a frozen dataclass that turns into a condition.
 Every operation takes ``scope=``: one scope, several (ORed), or ``None`` for
 explicitly unscoped access. An empty list is a mistake, never "no scope".
+
+A scope may also declare what must exist for it to mean anything
+(:meth:`SearchScope.requires`): an operation under it first checks, in its
+own session, that those entities are stored and live (CONTRACT §24).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from repokit.conditions import TRUE, Condition, or_
-from repokit.errors import InvalidQuery, excerpt
+from repokit.backend import Select
+from repokit.conditions import TRUE, Condition, and_, or_
+from repokit.errors import EntityNotFound, InvalidQuery, InvalidValue, excerpt
+from repokit.evaluate import predicate
+from repokit.tables import Table
 
-__all__ = ["GlobalScope", "ScopeArg", "SearchScope", "scope_condition"]
+if TYPE_CHECKING:
+    from repokit.database import Session
+
+__all__ = [
+    "GlobalScope",
+    "Requirement",
+    "Requires",
+    "ScopeArg",
+    "SearchScope",
+    "check_requirements",
+    "requirements",
+    "scope_condition",
+    "scopes_of",
+]
+
+
+@dataclass(frozen=True)
+class Requires:
+    """What a scope needs to mean anything: the entity *key* of *table*, stored and live.
+
+    ``Requires(tenants, "acme")``: the tenant ``acme`` must exist and must not
+    be soft-deleted (CONTRACT §24). *key* is the target's primary key, as a
+    ``get`` on *table* takes it.
+    """
+
+    table: Table[Any]
+    key: Any
 
 
 @dataclass(frozen=True)
@@ -23,7 +56,8 @@ class SearchScope(ABC):
     """A caller's reach: the entities an operation may see and touch.
 
     Subclass it as a frozen dataclass and return the condition the scope
-    stands for::
+    stands for; override :meth:`requires` when the scope names something
+    that must exist::
 
         @dataclass(frozen=True)
         class DomainScope(SearchScope):
@@ -31,11 +65,23 @@ class SearchScope(ABC):
 
             def to_condition(self) -> Condition:
                 return projects.c.domain_name == self.domain_name
+
+            def requires(self) -> Iterable[Requires]:
+                return (Requires(domains, self.domain_name),)
     """
 
     @abstractmethod
     def to_condition(self) -> Condition:
         """The condition an entity must satisfy to be within this scope."""
+
+    def requires(self) -> Iterable[Requires]:
+        """The entities that must be stored and live for this scope to mean anything.
+
+        None by default: the scope is its condition alone. An operation under
+        a scope whose target is missing or soft-deleted raises
+        ``EntityNotFound`` for the target (CONTRACT §24).
+        """
+        return ()
 
 
 @dataclass(frozen=True)
@@ -51,6 +97,26 @@ class GlobalScope(SearchScope):
 ScopeArg: TypeAlias = SearchScope | Sequence[SearchScope] | None
 
 
+def scopes_of(scope: ScopeArg) -> list[SearchScope]:
+    """The scopes *scope* names (none for ``None``).
+
+    Raises:
+        InvalidQuery: an empty list of scopes, or something that is not a scope.
+    """
+    if scope is None:
+        return []
+    scopes = [scope] if isinstance(scope, SearchScope) else list(scope)
+    if not scopes:
+        raise InvalidQuery(
+            "an empty list of scopes matches nothing; pass scope=None or GlobalScope() "
+            "for unscoped access"
+        )
+    for item in scopes:
+        if not isinstance(item, SearchScope):
+            raise InvalidQuery(f"expected a SearchScope, got {excerpt(item)}")
+    return scopes
+
+
 def scope_condition(scope: ScopeArg, table: Any) -> Condition | None:
     """The condition of *scope* on *table*; ``None`` when unscoped.
 
@@ -62,16 +128,8 @@ def scope_condition(scope: ScopeArg, table: Any) -> Condition | None:
     """
     if scope is None:
         return None
-    scopes = [scope] if isinstance(scope, SearchScope) else list(scope)
-    if not scopes:
-        raise InvalidQuery(
-            "an empty list of scopes matches nothing; pass scope=None or GlobalScope() "
-            "for unscoped access"
-        )
     conditions = []
-    for item in scopes:
-        if not isinstance(item, SearchScope):
-            raise InvalidQuery(f"expected a SearchScope, got {excerpt(item)}")
+    for item in scopes_of(scope):
         condition = item.to_condition()
         if not isinstance(condition, Condition):
             raise InvalidQuery(
@@ -79,3 +137,79 @@ def scope_condition(scope: ScopeArg, table: Any) -> Condition | None:
             )
         conditions.append(table.check_condition(condition))
     return or_(*conditions)
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """A scope's target, checked: its table, its key as given and the condition finding it."""
+
+    table: Table[Any]
+    key: Any
+    condition: Condition
+
+
+def requirements(scope: ScopeArg) -> tuple[Requirement, ...]:
+    """Every target of every scope in *scope*, each once, in the order declared (no I/O).
+
+    The strict rule for several scopes (ORed): the caller named each of them,
+    so each one's targets must exist, not just those of one (CONTRACT §24).
+
+    Raises:
+        InvalidQuery: a scope whose ``requires()`` yields something that is not
+            a :class:`Requires` of a :class:`~repokit.Table`, or a key its table
+            refuses (wrong type, ``None``), naming the scope, entity and key.
+    """
+    found: dict[tuple[str, Any], Requirement] = {}
+    for item in scopes_of(scope):
+        declared = item.requires()
+        if isinstance(declared, Requires):
+            declared = (declared,)
+        for need in declared:
+            if not isinstance(need, Requires) or not isinstance(need.table, Table):
+                raise InvalidQuery(
+                    f"{excerpt(item)}.requires() gave {excerpt(need)}: expected "
+                    "Requires(table, key) of a repokit Table"
+                )
+            table = need.table
+            normal = _target_key(item, table, need.key)
+            # Keyed by table name: the same table declared twice is one check.
+            found.setdefault(
+                (table.name, normal), Requirement(table, need.key, table.key_condition(normal))
+            )
+    return tuple(found.values())
+
+
+def _target_key(scope: SearchScope, table: Table[Any], key: Any) -> Any:
+    """The target's key normalised as a get on *table* normalises it."""
+    try:
+        if key is None:
+            raise InvalidValue(table.entity_name, table.primary_key, key, "a key is required")
+        return table.normalize(table.primary_key, key)
+    except InvalidValue as exc:
+        raise InvalidQuery(
+            f"{excerpt(scope)} requires {table.entity_name} {excerpt(key)}, which is not a key "
+            f"of {table.name!r}: {exc}"
+        ) from exc
+
+
+async def check_requirements(session: Session, needed: Sequence[Requirement]) -> None:
+    """Raise ``EntityNotFound`` for the first of *needed* not stored and live in *session*.
+
+    One select per target table, of the targets' keys under the live
+    condition, in the operation's own session (CONTRACT §24).
+
+    Raises:
+        EntityNotFound: the target's entity name and its key as declared.
+    """
+    by_table: dict[str, list[Requirement]] = {}
+    for need in needed:
+        by_table.setdefault(need.table.name, []).append(need)
+    for group in by_table.values():
+        table = group[0].table
+        keys = tuple(dict.fromkeys(field for need in group for _, field in need.condition.fields()))
+        where = and_(or_(*(need.condition for need in group)), table.live_condition())
+        rows = await session.select(Select(table, where, columns=keys))
+        for need in group:
+            matches = predicate(need.condition)
+            if not any(matches(row) for row in rows):
+                raise EntityNotFound(table.entity_name, need.key)

@@ -238,6 +238,9 @@ class Table(Generic[T, ID]):
         primary_key_error: the domain exception a collision on the primary
             key raises instead of ``EntityAlreadyExists``, as ``Unique(error=...)``
             does for a unique key (CONTRACT §21).
+        scope_required: every operation on the table needs an explicit
+            ``scope=`` (``GlobalScope()`` for unscoped access); ``scope=None``
+            raises ``InvalidQuery`` before any I/O (CONTRACT §24).
 
     Raises:
         InvalidTableDefinition: naming the entity and the field at fault.
@@ -257,6 +260,7 @@ class Table(Generic[T, ID]):
         key_type: type[ID] | Callable[[Any], ID] | None = None,
         timestamps: Timestamps | None = None,
         primary_key_error: type[Exception] | None = None,
+        scope_required: bool = False,
     ) -> None:
         ename = getattr(entity, "__name__", repr(entity))
         self.entity: type[T] = entity
@@ -318,6 +322,12 @@ class Table(Generic[T, ID]):
             },
         )
         self.unique: tuple[Unique, ...] = tuple(self._check_unique(u) for u in unique)
+        if not isinstance(scope_required, bool):
+            raise InvalidTableDefinition(
+                f"{ename}: scope_required must be True or False, got {scope_required!r}"
+            )
+        #: Whether operations on the table refuse ``scope=None`` (CONTRACT §24).
+        self.scope_required: bool = scope_required
         self.primary_key_error: type[Exception] | None = self._check_error(
             primary_key_error, "primary_key_error"
         )

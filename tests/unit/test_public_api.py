@@ -58,6 +58,7 @@ EXPORTED = {
     "Remedy",
     "Replicas",
     "Repository",
+    "Requires",
     "RepositoryError",
     "ScopeArg",
     "SchemaAction",

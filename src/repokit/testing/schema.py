@@ -6,7 +6,9 @@ field, a unique key among live entities and a nullable unique key),
 ``rk_notes`` (integer keys, a ``deleted_at`` marker) and ``rk_labels``
 (string keys, no soft delete); ``rk_records`` declares what repokit maintains
 (CONTRACT §21): domain exceptions of its keys and created / updated
-timestamps. Tests isolate themselves by tenant: every
+timestamps; ``rk_tenants`` holds the tenants themselves, which
+:class:`CheckedTenantScope` requires to exist (CONTRACT §24). Tests isolate
+themselves by tenant: every
 test works inside fresh tenants, so the tables are created once per session.
 """
 
@@ -16,6 +18,7 @@ import enum
 import itertools
 import os
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -23,12 +26,13 @@ from typing import Annotated, Any, NewType
 
 from repokit.conditions import Condition, exists
 from repokit.errors import EntityAlreadyExists
-from repokit.scope import SearchScope
+from repokit.scope import Requires, SearchScope
 from repokit.tables import StatusMarker, Table, TimestampMarker, Timestamps, Unique
 from repokit.types import MaxLength, Numeric
 
 __all__ = [
     "ALL_TABLES",
+    "CheckedTenantScope",
     "Item",
     "ItemId",
     "Label",
@@ -40,6 +44,7 @@ __all__ = [
     "RecordIdTaken",
     "RecordNameTaken",
     "Status",
+    "Tenant",
     "TenantScope",
     "items",
     "labels",
@@ -49,6 +54,7 @@ __all__ = [
     "new_tenant",
     "notes",
     "records",
+    "tenants",
 ]
 
 ItemId = NewType("ItemId", uuid.UUID)
@@ -199,7 +205,20 @@ members: Table[Member] = Table(
     soft_delete=TimestampMarker("deleted_at"),
 )
 
-ALL_TABLES: tuple[Table[Any], ...] = (items, notes, labels, records, members)
+
+@dataclass(frozen=True)
+class Tenant:
+    """A tenant, by name: what :class:`CheckedTenantScope` requires (CONTRACT §24)."""
+
+    name: str
+    deleted_at: datetime | None = None
+
+
+tenants: Table[Tenant, str] = Table(
+    Tenant, "rk_tenants", primary_key="name", soft_delete=TimestampMarker("deleted_at")
+)
+
+ALL_TABLES: tuple[Table[Any], ...] = (items, notes, labels, records, members, tenants)
 
 
 @dataclass(frozen=True)
@@ -221,6 +240,14 @@ class MemberScope(SearchScope):
 
     def to_condition(self) -> Condition:
         return exists(members, on={"item_id": items.c.id}, where=members.c.role == self.role)
+
+
+@dataclass(frozen=True)
+class CheckedTenantScope(TenantScope):
+    """:class:`TenantScope` whose tenant must be stored in ``rk_tenants`` and live (§24)."""
+
+    def requires(self) -> Iterable[Requires]:
+        return (Requires(tenants, self.tenant),)
 
 
 _tenants = itertools.count()

@@ -11,7 +11,7 @@ from repokit.conditions import TRUE, Condition, and_, crosses
 from repokit.database import Session
 from repokit.errors import InvalidQuery, InvalidValue, ScopeViolation, excerpt
 from repokit.evaluate import evaluate, substitute
-from repokit.scope import ScopeArg, scope_condition
+from repokit.scope import ScopeArg, check_requirements, requirements, scope_condition
 from repokit.semijoins import settle
 from repokit.tables import Row, Table
 
@@ -32,14 +32,24 @@ class Deleted(enum.Enum):
 
 
 class Utility(Generic[T]):
-    """Base of the utilities: bound to one table, stateless, reusable."""
+    """Base of the utilities: bound to one table, stateless, reusable.
 
-    __slots__ = ("table",)
+    Args:
+        table: the entities' table.
+        scope_required: refuse ``scope=None`` on every operation, as a table
+            declared with ``scope_required=True`` does (CONTRACT §24).
+    """
 
-    def __init__(self, table: Table[T]) -> None:
+    __slots__ = ("scope_required", "table")
+
+    def __init__(self, table: Table[T], *, scope_required: bool = False) -> None:
         if not isinstance(table, Table):
             raise TypeError(f"expected a Table, got {table!r}")
+        if not isinstance(scope_required, bool):
+            raise TypeError(f"scope_required must be True or False, got {scope_required!r}")
         self.table: Table[T] = table
+        #: Whether every operation needs an explicit scope (the table's or the caller's say).
+        self.scope_required: bool = scope_required or table.scope_required
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.table!r})"
@@ -62,7 +72,22 @@ class Utility(Generic[T]):
         """The primary key equals *key* (normalised by :meth:`key`)."""
         return self.table.key_condition(key)
 
-    def scope(self, scope: ScopeArg) -> Condition | None:
+    def scope(self, scope: ScopeArg, what: str) -> Condition | None:
+        """The condition of *scope* for the operation *what*; ``None`` when unscoped.
+
+        Every operation resolves its scope here, before any I/O: the one place
+        the required scope is enforced (CONTRACT §6, §24).
+
+        Raises:
+            InvalidQuery: ``scope=None`` where a scope is required (naming the
+                entity and the operation), or a bad scope (:func:`scope_condition`).
+        """
+        if scope is None and self.scope_required:
+            raise InvalidQuery(
+                f"{what} on {self.table.entity_name} ({self.table.name!r}) needs an explicit "
+                "scope: the table or repository is scope_required; pass scope=GlobalScope() "
+                "for unscoped access"
+            )
         return scope_condition(scope, self.table)
 
     async def within(self, session: Session, condition: Condition, row: Row) -> bool:
@@ -97,6 +122,23 @@ class Utility(Generic[T]):
                 answer = answers[known] = await self.within(session, known, row)
             if not answer:
                 raise ScopeViolation(self.table.entity_name, row[self.table.primary_key])
+
+    async def check_scope(self, session: Session, scope: ScopeArg) -> None:
+        """The targets *scope* requires are stored and live, read in *session* (CONTRACT §24).
+
+        Every operation awaits it once *scope* is resolved (:meth:`scope`) and
+        its other arguments checked, before its first statement. No statement
+        for a scope that requires nothing.
+
+        Raises:
+            InvalidQuery: a bad declaration, before any I/O (:func:`requirements`).
+            EntityNotFound: a target is missing or soft-deleted, for the target.
+        """
+        if scope is None:
+            return
+        needed = requirements(scope)
+        if needed:
+            await check_requirements(session, needed)
 
     def visibility(self, deleted: Deleted) -> Condition:
         if not isinstance(deleted, Deleted):

@@ -111,22 +111,24 @@ class BulkWriter(Utility[T]):
 
     __slots__ = ("_creator", "_deleter", "_purger", "_updater")
 
-    def __init__(self, table: Any) -> None:
-        super().__init__(table)
-        self._creator: Creator[T] = Creator(table)
-        self._updater: Updater[T] = Updater(table)
-        self._deleter: Deleter[T] = Deleter(table)
-        self._purger: Purger[T] = Purger(table)
+    def __init__(self, table: Any, *, scope_required: bool = False) -> None:
+        super().__init__(table, scope_required=scope_required)
+        required = self.scope_required
+        self._creator: Creator[T] = Creator(table, scope_required=required)
+        self._updater: Updater[T] = Updater(table, scope_required=required)
+        self._deleter: Deleter[T] = Deleter(table, scope_required=required)
+        self._purger: Purger[T] = Purger(table, scope_required=required)
 
     # -- the items of each operation (also what Repository runs without a session) ---------
 
     def create_items(self, entities: Iterable[T], *, scope: ScopeArg = None) -> list[Item]:
         """The items of :meth:`bulk_create`."""
         creator, pk = self._creator, self.table.primary_key
+        self.scope(scope, "bulk_create")  # the call's scope, refused whole before any item
 
         def item(entity: T) -> Item:
             def check() -> None:
-                creator._rows((entity,), scope)
+                creator._rows((entity,), scope, "bulk_create")
 
             async def work(session: Session) -> T:
                 return await creator.create(session, entity, scope=scope)
@@ -142,6 +144,7 @@ class BulkWriter(Utility[T]):
         if not isinstance(updates, Mapping):
             raise TypeError(f"bulk_update takes a mapping of keys to updates, got {updates!r}")
         updater = self._updater
+        self.scope(scope, "bulk_update")
 
         def item(key: Any, spec: UpdateArg) -> Item:
             def check() -> None:
@@ -158,6 +161,7 @@ class BulkWriter(Utility[T]):
     def delete_items(self, keys: Iterable[Any], *, scope: ScopeArg = None) -> list[Item]:
         """The items of :meth:`bulk_delete` (each outcome holds the entity as deleted)."""
         deleter = self._deleter
+        self.scope(scope, "bulk_delete")
 
         def item(key: Any) -> Item:
             def check() -> None:
@@ -175,6 +179,7 @@ class BulkWriter(Utility[T]):
     def purge_items(self, keys: Iterable[Any], *, scope: ScopeArg = None) -> list[Item]:
         """The items of :meth:`bulk_purge` (outcomes hold no entity)."""
         purger = self._purger
+        self.scope(scope, "bulk_purge")
 
         def item(key: Any) -> Item:
             def check() -> None:

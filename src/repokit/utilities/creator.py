@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TypeVar
 
-from repokit.conditions import crosses
+from repokit.conditions import Condition, crosses
 from repokit.database import Session
 from repokit.errors import ScopeViolation
 from repokit.evaluate import predicate
@@ -25,19 +25,19 @@ class Creator(Utility[T]):
     __slots__ = ()
 
     def _rows(
-        self, entities: Iterable[T], scope: ScopeArg, now: datetime | None = None
-    ) -> list[Row]:
+        self, entities: Iterable[T], scope: ScopeArg, what: str, now: datetime | None = None
+    ) -> tuple[list[Row], Condition | None]:
         # The maintained timestamps hold *now*, one time for the whole batch (CONTRACT §21).
         to_row = self.table.to_row
         rows = [to_row(entity, now) for entity in entities]
-        condition = self.scope(scope)
+        condition = self.scope(scope, what)
         # A scope with a semi-join needs the database: checked by check_across.
         if condition is not None and not crosses(condition):
             within = predicate(condition)
             for row in rows:
                 if not within(row):
                     raise ScopeViolation(self.table.entity_name, row[self.table.primary_key])
-        return rows
+        return rows, condition
 
     async def create(self, session: Session, entity: T, *, scope: ScopeArg = None) -> T:
         """Store a new entity and return it as stored (values normalised).
@@ -47,11 +47,13 @@ class Creator(Utility[T]):
             ScopeViolation: the entity lies outside *scope*; nothing is written.
             EntityAlreadyExists: its primary key or a unique key is taken (or
                 the domain exception the key declares, chained to it).
+            EntityNotFound: a target *scope* requires is missing (CONTRACT §24).
         """
         session.require_writable("create")
-        rows = self._rows((entity,), scope, self._now(session))
+        rows, condition = self._rows((entity,), scope, "create", self._now(session))
         self.check_indexed_text(session, rows)
-        await self.check_across(session, self.scope(scope), rows)
+        await self.check_scope(session, scope)
+        await self.check_across(session, condition, rows)
         await session.insert(self.table, rows)
         return self.table.from_row(rows[0])
 
@@ -65,9 +67,10 @@ class Creator(Utility[T]):
         transaction.
         """
         session.require_writable("batch_create")
-        rows = self._rows(entities, scope, self._now(session))
+        rows, condition = self._rows(entities, scope, "batch_create", self._now(session))
         self.check_indexed_text(session, rows)
-        await self.check_across(session, self.scope(scope), rows)
+        await self.check_scope(session, scope)
+        await self.check_across(session, condition, rows)
         if rows:
             await session.insert(self.table, rows)
         from_row = self.table.from_row

@@ -39,9 +39,9 @@ class Deleter(Utility[T]):
         now = session.database.now()
         return table.stamp(table.deleted_values(now), now)
 
-    def _where(self, key: Any, scope: ScopeArg, view: Condition) -> Condition:
+    def _where(self, key: Any, scope: ScopeArg, view: Condition, what: str) -> Condition:
         where = and_(self.key_condition(self.key(key)), view)
-        scope_cond = self.scope(scope)
+        scope_cond = self.scope(scope, what)
         return where if scope_cond is None else and_(where, scope_cond)
 
     async def delete(self, session: Session, key: Any, *, scope: ScopeArg = None) -> None:
@@ -52,8 +52,9 @@ class Deleter(Utility[T]):
             EntityNotFound: missing, already deleted, or outside *scope*.
         """
         values = self._deleted(session)
-        where = self._where(key, scope, self.table.live_condition())
+        where = self._where(key, scope, self.table.live_condition(), "delete")
         session.require_writable("delete")
+        await self.check_scope(session, scope)
         count = await session.update(self.table, where, values, increment=self.table.increments)
         if count == 0:
             raise EntityNotFound(self.table.entity_name, key)
@@ -68,8 +69,9 @@ class Deleter(Utility[T]):
             EntityNotFound: missing, already deleted, or outside *scope*.
         """
         values = self._deleted(session)
-        where = self._where(key, scope, self.table.live_condition())
+        where = self._where(key, scope, self.table.live_condition(), "delete_returning")
         session.require_writable("delete_returning")
+        await self.check_scope(session, scope)
         row = await session.update_one(self.table, where, values, increment=self.table.increments)
         if row is None:
             raise EntityNotFound(self.table.entity_name, key)
@@ -97,9 +99,10 @@ class Deleter(Utility[T]):
         keys, filters = self.selection(ids=ids, conditions=conditions, what="batch_delete")
         session.require_writable("batch_delete")
         base = and_(filters, self.table.live_condition())
-        scope_cond = self.scope(scope)
+        scope_cond = self.scope(scope, "batch_delete")
         if scope_cond is not None:
             base = and_(base, scope_cond)
+        await self.check_scope(session, scope)
         total = 0
         for chunk in self.chunks(session, keys):
             where = and_(base, chunk)
@@ -119,8 +122,9 @@ class Deleter(Utility[T]):
         values: Row = self.table.restored_values()
         if self.table.stamped is not None:
             values = self.table.stamp(values, session.database.now())
-        where = self._where(key, scope, self.table.deleted_condition())
+        where = self._where(key, scope, self.table.deleted_condition(), "restore")
         session.require_writable("restore")
+        await self.check_scope(session, scope)
         # One statement where the backend can (UPDATE … RETURNING): the row as written.
         row = await session.update_one(self.table, where, values, increment=self.table.increments)
         if row is None:

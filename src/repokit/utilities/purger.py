@@ -31,10 +31,11 @@ class Purger(Utility[T]):
         """
         normal = self.key(key)
         session.require_writable("purge")
-        scope_cond = self.scope(scope)
+        scope_cond = self.scope(scope, "purge")
         where = self.key_condition(normal)
         if scope_cond is not None:
             where = and_(where, scope_cond)
+        await self.check_scope(session, scope)
         count = await session.delete(self.table, where)
         if count == 0:
             raise EntityNotFound(self.table.entity_name, key)
@@ -49,10 +50,11 @@ class Purger(Utility[T]):
         """
         normal = self.key(key)
         session.require_writable("purge_returning")
-        scope_cond = self.scope(scope)
+        scope_cond = self.scope(scope, "purge_returning")
         where = self.key_condition(normal)
         if scope_cond is not None:
             where = and_(where, scope_cond)
+        await self.check_scope(session, scope)
         rows = await session.delete_returning(self.table, where)
         if not rows:
             raise EntityNotFound(self.table.entity_name, key)
@@ -85,6 +87,7 @@ class BatchPurger(Utility[T]):
         """
         keys, base = self._target(ids, conditions, scope, deleted, "batch_purge")
         session.require_writable("batch_purge")
+        await self.check_scope(session, scope)
         total = 0
         for chunk in self.chunks(session, keys):
             where = and_(base, chunk)
@@ -110,6 +113,7 @@ class BatchPurger(Utility[T]):
         """
         keys, base = self._target(ids, conditions, scope, deleted, "batch_purge_returning")
         session.require_writable("batch_purge_returning")
+        await self.check_scope(session, scope)
         rows: list[Row] = []
         for chunk in self.chunks(session, keys):
             rows += await session.delete_returning(self.table, and_(base, chunk))
@@ -126,7 +130,7 @@ class BatchPurger(Utility[T]):
         what: str,
     ) -> tuple[list[Any] | None, Condition]:
         keys, filters = self.selection(ids=ids, conditions=conditions, what=what)
-        scope_cond = self.scope(scope)
+        scope_cond = self.scope(scope, what)
         base = and_(filters, self.visibility(deleted))
         if scope_cond is not None:
             base = and_(base, scope_cond)

@@ -54,11 +54,6 @@ def _reader(table: Table[Any], into: Projection[Any] | None) -> Callable[[Row], 
     return table.from_row if into is None else into.from_row
 
 
-def _selecting(query: Select) -> Callable[[Session], Awaitable[list[Row]]]:
-    """The work of a read-only session that runs *query* (a stream's chunk)."""
-    return lambda session: session.select(query)
-
-
 def check_chunk_size(chunk_size: object) -> int:
     """*chunk_size* if it is an int from 1 to :data:`~repokit.pagination.MAX_PAGE_SIZE`.
 
@@ -88,8 +83,8 @@ class Querier(Utility[T]):
 
     __slots__ = ("_prepared",)
 
-    def __init__(self, table: Table[T]) -> None:
-        super().__init__(table)
+    def __init__(self, table: Table[T], *, scope_required: bool = False) -> None:
+        super().__init__(table, scope_required=scope_required)
         #: Per soft-delete view: the view's condition, and its key items and operands.
         self._prepared: dict[Deleted, _PreparedGet] = {}
 
@@ -153,7 +148,8 @@ class Querier(Utility[T]):
         visible, items, rest = prepared
         pk = self.table.key_condition(normal)
         planned_pk = (COMPARE, self.table.primary_key, Op.EQ, 0)
-        if scope is None:
+        scope_cond = self.scope(scope, "get")
+        if scope_cond is None:
             if not items:
                 where, planned = pk, Plan(planned_pk, (normal,))
             elif items[0] is False:
@@ -162,8 +158,6 @@ class Querier(Utility[T]):
                 where = and_(pk, visible)
                 planned = Plan((AND, (planned_pk, *items)), (normal, *rest))
         else:
-            scope_cond = self.scope(scope)
-            assert scope_cond is not None
             where = and_(pk, visible, scope_cond)
             operands = [normal, *rest]
             scoped = plan_into(scope_cond, operands)
@@ -178,6 +172,7 @@ class Querier(Utility[T]):
             planned = _NOTHING
         columns = None if projected is None else projected.columns()
         query = Select(self.table, where, limit=1, plan=planned, columns=columns)
+        await self.check_scope(session, scope)
         rows = await session.select(query)
         if not rows:
             raise EntityNotFound(self.table.entity_name, key)
@@ -232,11 +227,12 @@ class Querier(Utility[T]):
         given: dict[Any, Any] = {}  # normal key -> the first key given for it
         for key in keys:
             given.setdefault(self.key(key), key)
-        base = and_(self.visibility(deleted), *_opt(self.scope(scope)))
+        base = and_(self.visibility(deleted), *_opt(self.scope(scope, "get_many")))
         columns = None if projected is None else projected.columns()
         pk = self.table.primary_key
         normals = list(given)
         rows: dict[Any, Row] = {}
+        await self.check_scope(session, scope)
         for chunk in self.chunks(session, normals):
             query = Select(self.table, and_(chunk, base), columns=columns)
             for row in await session.select(query):
@@ -282,9 +278,11 @@ class BatchQuerier(Utility[T]):
         conditions: Condition | Iterable[Condition] | None,
         scope: ScopeArg,
         deleted: Deleted,
+        what: str = "search",
     ) -> Condition:
         """The full filter of a search: conditions AND scope AND soft-delete view."""
-        return and_(self.filters(conditions), self.visibility(deleted), *_opt(self.scope(scope)))
+        scoped = _opt(self.scope(scope, what))
+        return and_(self.filters(conditions), self.visibility(deleted), *scoped)
 
     def total_order(self, orders: Iterable[Order]) -> tuple[Order, ...]:
         """The caller's orders, checked, with the primary key as the final tie-breaker."""
@@ -316,7 +314,8 @@ class BatchQuerier(Utility[T]):
 
         ``None`` or an empty list of conditions filter nothing (see :meth:`search`).
         """
-        where = self.where(conditions, scope, deleted)
+        where = self.where(conditions, scope, deleted, "count")
+        await self.check_scope(session, scope)
         return await session.count(self.table, where)
 
     async def exists(
@@ -331,7 +330,8 @@ class BatchQuerier(Utility[T]):
 
         ``None`` or an empty list of conditions filter nothing (see :meth:`search`).
         """
-        where = self.where(conditions, scope, deleted)
+        where = self.where(conditions, scope, deleted, "exists")
+        await self.check_scope(session, scope)
         return await session.exists(self.table, where)
 
     @overload
@@ -397,12 +397,13 @@ class BatchQuerier(Utility[T]):
         """
         size = check_chunk_size(chunk_size)
         projected = projection(self.table, into)
-        where = self.where(conditions, scope, deleted)
+        where = self.where(conditions, scope, deleted, "stream")
         ordered = self.total_order(orders)
         columns = None if projected is None else projected.columns(o.field for o in ordered)
         if not isinstance(source, Session | Database):
             raise InvalidQuery(f"stream: expected a Database or a Session, got {excerpt(source)}")
-        return self._chunks(source, where, ordered, size, columns, _reader(self.table, projected))
+        read = _reader(self.table, projected)
+        return self._chunks(source, where, ordered, size, columns, read, scope)
 
     async def _chunks(
         self,
@@ -412,15 +413,18 @@ class BatchQuerier(Utility[T]):
         size: int,
         columns: tuple[str, ...] | None,
         read: Callable[[Row], Any],
+        scope: ScopeArg,
     ) -> AsyncIterator[Any]:
         # The first chunk's filter is planned once here; later chunks add the keyset
         # boundary (whose values the backend lifts as operands: one shape for them all).
         query = Select(self.table, where, ordered, size, plan=plan(where), columns=columns)
         while True:
+            # Each chunk's read checks the scope's targets first, in its own session:
+            # a target deleted between two chunks ends the stream (CONTRACT §24).
             if isinstance(source, Session):
-                rows = await source.select(query)
+                rows = await self._checked(scope, query)(source)
             else:
-                rows = await source.run_in_transaction(_selecting(query), read_only=True)
+                rows = await source.run_in_transaction(self._checked(scope, query), read_only=True)
             # The session (if it was ours) has ended: the caller's loop body runs
             # with nothing held, and breaking out leaves nothing to release.
             for row in rows:
@@ -430,6 +434,15 @@ class BatchQuerier(Utility[T]):
             boundary = keyset_after(ordered, sort_values(rows[-1], ordered))
             del rows
             query = Select(self.table, and_(where, boundary), ordered, size, columns=columns)
+
+    def _checked(self, scope: ScopeArg, query: Select) -> Callable[[Session], Awaitable[list[Row]]]:
+        """The work of a session that reads a stream's chunk: the scope checked, then *query*."""
+
+        async def work(session: Session) -> list[Row]:
+            await self.check_scope(session, scope)
+            return await session.select(query)
+
+        return work
 
     @overload
     async def search(
@@ -495,6 +508,9 @@ class BatchQuerier(Utility[T]):
         where = self.where(conditions, scope, deleted)
         ordered = self.total_order(orders)
         columns = None if projected is None else projected.columns(o.field for o in ordered)
+        if pagination is not None and not isinstance(pagination, Pagination):
+            raise InvalidQuery(f"unknown pagination {excerpt(pagination)}")
+        await self.check_scope(session, scope)
         # Planned once: for the cursors' fingerprint and for the backend.
         planned = plan(where)
         bound_to = fingerprint(self.table, where, ordered, planned=planned)

@@ -121,10 +121,11 @@ class Updater(Utility[T]):
             raise InvalidQuery(f"{table.entity_name} has no version field for expected_version")
         session.require_writable("update")
         self.check_indexed_text(session, (values,))
-        scope_cond = self.scope(scope)
+        scope_cond = self.scope(scope, "update")
         found = and_(self.key_condition(normal), table.live_condition())
         if scope_cond is not None:
             found = and_(found, scope_cond)
+        await self.check_scope(session, scope)
         changed = self._changed(values)
         if changed is not None:
             # One statement: write only if the entity is there, in scope, at the
@@ -232,10 +233,11 @@ class BatchUpdater(Utility[T]):
         keys, filters = self.selection(ids=ids, conditions=conditions, what="batch_update")
         session.require_writable("batch_update")
         self.check_indexed_text(session, (values,))
-        scope_cond = self.scope(scope)
+        scope_cond = self.scope(scope, "batch_update")
         base = and_(filters, table.live_condition())
         if scope_cond is not None:
             base = and_(base, scope_cond)
+        await self.check_scope(session, scope)
         if not values:
             return await self._count(session, keys, base)
         # Every matched entity is written (and its version incremented), so every one

@@ -120,6 +120,7 @@ class Upserter(Utility[T]):
         update: UpdateArg | None,
         scope: ScopeArg,
         expected_version: int | None,
+        what: str,
     ) -> _Shape:
         table = self.table
         key = self.deciding_key(on)
@@ -144,7 +145,13 @@ class Upserter(Utility[T]):
                 raise InvalidQuery(f"{table.entity_name} has no version field for expected_version")
             version = table.c[table.version].eq(expected_version)
         return _Shape(
-            key, fields, values, frozenset(fixed), self.scope(scope), version, expected_version
+            key,
+            fields,
+            values,
+            frozenset(fixed),
+            self.scope(scope, what),
+            version,
+            expected_version,
         )
 
     def _upsert(self, shape: _Shape, entity: T, now: datetime | None) -> Upsert:
@@ -235,10 +242,11 @@ class Upserter(Utility[T]):
             ConcurrentModification: the entity holding the key is not at
                 *expected_version*.
         """
-        shape = self._shape(on, update, scope, expected_version)
+        shape = self._shape(on, update, scope, expected_version, "upsert")
         upsert = self._upsert(shape, entity, self._now(session))
         session.require_writable("upsert")
         self.check_indexed_text(session, (upsert.row, dict(upsert.values)))
+        await self.check_scope(session, scope)
         await self.check_across(session, shape.scope, (upsert.row,))
         return await self._run(session, shape, upsert)
 
@@ -261,11 +269,12 @@ class Upserter(Utility[T]):
         Returns:
             One :class:`Upserted` per entity, in input order.
         """
-        shape = self._shape(on, update, scope, None)
+        shape = self._shape(on, update, scope, None, "batch_upsert")
         now = self._now(session)
         upserts = [self._upsert(shape, entity, now) for entity in entities]
         session.require_writable("batch_upsert")
         self.check_indexed_text(session, (row for u in upserts for row in (u.row, dict(u.values))))
+        await self.check_scope(session, scope)
         await self.check_across(session, shape.scope, (u.row for u in upserts))
         results: list[Upserted[T]] = []
         try:

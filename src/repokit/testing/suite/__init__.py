@@ -11,6 +11,7 @@ from repokit.testing.suite import (
     batches,
     bulk,
     cancellation,
+    checked_scopes,
     cursors,
     limits,
     maintained,
@@ -36,6 +37,7 @@ from repokit.testing.suite import (
 from repokit.testing.suite.batches import *  # noqa: F403
 from repokit.testing.suite.bulk import *  # noqa: F403
 from repokit.testing.suite.cancellation import *  # noqa: F403
+from repokit.testing.suite.checked_scopes import *  # noqa: F403
 from repokit.testing.suite.cursors import *  # noqa: F403
 from repokit.testing.suite.limits import *  # noqa: F403
 from repokit.testing.suite.maintained import *  # noqa: F403
@@ -83,6 +85,7 @@ _MODULES = (
     reads,
     upserts,
     maintained,
+    checked_scopes,
 )
 
 __all__ = [name for module in _MODULES for name in module.__all__]
