@@ -47,6 +47,7 @@ from repokit.conditions import (
     Order,
     unknown_node,
 )
+from repokit.tables import Table
 from repokit_mongodb.codec import Codec
 
 __all__ = [
@@ -164,16 +165,26 @@ def sort_is_indexed(
     return False
 
 
-def pinned_key(condition: Condition, primary_key: str) -> tuple[bool, Any]:
-    """``(True, key)`` if *condition* requires ``primary_key == key``, else ``(False, None)``.
+def pinned_key(condition: Condition, table: Table[Any]) -> tuple[bool, Any]:
+    """``(True, key)`` if *condition* requires the primary key to be *key*, else ``(False, None)``.
 
-    Only a top-level equality (alone or among an ``And``'s items) counts: then
-    at most one document can match, and it can be read by ``_id`` alone.
+    Only top-level equalities (alone or among an ``And``'s items) count, one per
+    key field (CONTRACT §22: a composite key is a tuple): then at most one
+    document can match, and it can be read by ``_id`` alone.
     """
     # Not an interpreter: "pins nothing" is right for every other node, new ones included,
     # and one isinstance per item keeps this off the cost of every read.
     items = condition.items if isinstance(condition, And) else (condition,)
+    if not table.composite_key:
+        primary_key = table.primary_key
+        for item in items:
+            if isinstance(item, Compare) and item.op is Op.EQ and item.field == primary_key:
+                return True, item.value
+        return False, None
+    equal: dict[str, Any] = {}
     for item in items:
-        if isinstance(item, Compare) and item.op is Op.EQ and item.field == primary_key:
-            return True, item.value
+        if isinstance(item, Compare) and item.op is Op.EQ:
+            equal.setdefault(item.field, item.value)
+    if all(field in equal for field in table.key_fields):
+        return True, tuple(equal[field] for field in table.key_fields)
     return False, None

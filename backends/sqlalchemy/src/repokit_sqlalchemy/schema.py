@@ -132,7 +132,7 @@ def define_table(
                 # Named: Alembic's batch mode (SQLite's ALTER) drops unnamed CHECKs.
                 constraint = sa.CheckConstraint(check, name=_name("ck", table.name, (name, what)))
                 items.append(constraint if only else constraint.ddl_if(dialect=spelling.name))
-    items.append(sa.PrimaryKeyConstraint(table.primary_key, name=_name("pk", table.name, ())))
+    items.append(sa.PrimaryKeyConstraint(*table.key_fields, name=_name("pk", table.name, ())))
     for unique in table.unique:
         if unique.where is None:
             items.append(sa.UniqueConstraint(*unique.fields, name=unique.name))

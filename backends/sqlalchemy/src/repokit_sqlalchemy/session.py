@@ -331,7 +331,7 @@ class SQLAlchemySession(BackendSession):
                 lambda bind: self._windowed(query, planned, bind, outer=True),
             )
             records = await self._fetch(table, statement, params)
-            pk = reader.names.index(table.primary_key)
+            pk = reader.names.index(table.key_fields[0])
             rows = [reader.row(record) for record in records if record[pk] is not None]
         else:
             rows = reader.rows(records)
@@ -354,7 +354,9 @@ class SQLAlchemySession(BackendSession):
         if probed:
             # EXISTS (…) OR EXISTS (…): evaluated left to right, the first found wins.
             found = [
-                sa.select(sql.c[table.primary_key]).where(self._where(table, probe, bind)).exists()
+                sa.select(sql.c[table.key_fields[0]])
+                .where(self._where(table, probe, bind))
+                .exists()
                 for probe in probed
             ]
             extras.append(sa.or_(*found).label(_PROBED))
