@@ -442,9 +442,10 @@ class Table(Generic[T, ID]):
         elif isinstance(primary_key, tuple | list) and primary_key:
             fields = tuple(primary_key)
         else:
-            raise InvalidTableDefinition(
-                f"{self.entity_name}: primary_key takes a field name or a non-empty tuple "
-                f"of field names, got {primary_key!r}"
+            raise self._fail(
+                str(primary_key),
+                "the primary key is not a field (primary_key takes a field name or a "
+                "non-empty tuple of field names)",
             )
         for field in fields:
             if not isinstance(field, str) or field not in declared:

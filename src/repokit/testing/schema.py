@@ -6,7 +6,8 @@ field, a unique key among live entities and a nullable unique key),
 ``rk_notes`` (integer keys, a ``deleted_at`` marker) and ``rk_labels``
 (string keys, no soft delete); ``rk_records`` declares what repokit maintains
 (CONTRACT §21): domain exceptions of its keys and created / updated
-timestamps. Tests isolate themselves by tenant: every
+timestamps. ``rk_shares`` has a composite primary key and ``rk_slots`` a
+unique key whose nulls are equal (CONTRACT §22). Tests isolate themselves by tenant: every
 test works inside fresh tenants, so the tables are created once per session.
 """
 
@@ -37,6 +38,8 @@ __all__ = [
     "Record",
     "RecordIdTaken",
     "RecordNameTaken",
+    "Share",
+    "Slot",
     "Status",
     "TenantScope",
     "items",
@@ -45,6 +48,8 @@ __all__ = [
     "new_tenant",
     "notes",
     "records",
+    "shares",
+    "slots",
 ]
 
 ItemId = NewType("ItemId", uuid.UUID)
@@ -174,7 +179,51 @@ records: Table[Record] = Table(
     primary_key_error=RecordIdTaken,
 )
 
-ALL_TABLES: tuple[Table[Any], ...] = (items, notes, labels, records)
+
+@dataclass(frozen=True)
+class Share:
+    """A composite primary key (tenant, folder, name), soft delete, a version (CONTRACT §22)."""
+
+    tenant: str
+    folder: str
+    name: str
+    rank: int = 0
+    note: str | None = None
+    deleted_at: datetime | None = None
+    version: int = 0
+
+
+shares: Table[Share, tuple[str, str, str]] = Table(
+    Share,
+    "rk_shares",
+    primary_key=("tenant", "folder", "name"),
+    key_type=tuple[str, str, str],
+    indexes=[("tenant", "rank")],
+    soft_delete=TimestampMarker("deleted_at"),
+    version="version",
+)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A unique key whose nulls are equal: (tenant, zone, code), ``nulls="equal"`` (§22)."""
+
+    id: uuid.UUID
+    tenant: str
+    zone: str | None = None
+    code: int | None = None
+    weight: int = 0
+
+
+slots: Table[Slot, uuid.UUID] = Table(
+    Slot,
+    "rk_slots",
+    primary_key="id",
+    key_type=uuid.UUID,
+    unique=[Unique(("tenant", "zone", "code"), nulls="equal")],
+)
+
+ALL_TABLES: tuple[Table[Any], ...] = (items, notes, labels, records, shares, slots)
 
 
 @dataclass(frozen=True)

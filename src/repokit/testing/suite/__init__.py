@@ -11,6 +11,7 @@ from repokit.testing.suite import (
     batches,
     bulk,
     cancellation,
+    composite,
     cursors,
     limits,
     maintained,
@@ -35,6 +36,7 @@ from repokit.testing.suite import (
 from repokit.testing.suite.batches import *  # noqa: F403
 from repokit.testing.suite.bulk import *  # noqa: F403
 from repokit.testing.suite.cancellation import *  # noqa: F403
+from repokit.testing.suite.composite import *  # noqa: F403
 from repokit.testing.suite.cursors import *  # noqa: F403
 from repokit.testing.suite.limits import *  # noqa: F403
 from repokit.testing.suite.maintained import *  # noqa: F403
@@ -80,6 +82,7 @@ _MODULES = (
     reads,
     upserts,
     maintained,
+    composite,
 )
 
 __all__ = [name for module in _MODULES for name in module.__all__]
