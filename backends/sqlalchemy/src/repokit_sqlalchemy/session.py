@@ -454,6 +454,12 @@ class SQLAlchemySession(BackendSession):
         self._writable("upsert")
         table = upsert.table
         insert = self._dialect.upsert_insert(sql_table(table))
+        key = upsert.key
+        if key is not None and key.nulls_equal and self._dialect.name != "postgresql":
+            # The emulated key's index is on expressions, which ON CONFLICT (fields)
+            # cannot name: read the holder, then write, in one transaction (CONTRACT §22).
+            insert = None
+            self._undo_single_statement()
         if insert is None:
             return await super().upsert(upsert)
         tells = self._dialect.upsert_inserted()

@@ -65,7 +65,7 @@ class TestCompositeKeys:
         # Same first two fields, another name: another entity.
         other = await repo.create(Share(repokit_tenant, "docs", "b", rank=2))
         assert await repo.get(key(first)) == first
-        assert await repo.get(list(key(other))) == other  # type: ignore[arg-type]
+        assert await repo.get(list(key(other))) == other  # type: ignore[call-overload]
         updated = await repo.update(key(first), {"rank": 10}, expected_version=0)
         assert (updated.rank, updated.version) == (10, 1)
         assert (await repo.get(key(other))).rank == 2  # only its own key's entity
@@ -117,7 +117,7 @@ class TestCompositeKeys:
         repo = share_repository(repokit_db)
         await repo.create(Share(repokit_tenant, "docs", "a"))
         calls = (
-            lambda: repo.get(bad),  # type: ignore[arg-type]
+            lambda: repo.get(bad),  # type: ignore[call-overload]
             lambda: repo.update(bad, {"rank": 3}),  # type: ignore[arg-type]
             lambda: repo.purge(bad),  # type: ignore[arg-type]
             lambda: repo.get_many([bad]),  # type: ignore[list-item]
