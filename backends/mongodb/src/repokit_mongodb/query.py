@@ -110,10 +110,37 @@ def to_query(condition: Condition, codec: Codec) -> dict[str, Any]:
         pattern = literal_regex(condition.pattern, condition.kind)
         return {codec.key(condition.field): {"$regex": pattern}}
     if isinstance(condition, Or):
+        ids = _key_documents(condition, codec)
+        if ids is not None:
+            return {"_id": {"$in": ids}}
         return {"$or": [to_query(item, codec) for item in condition.items]}
     if isinstance(condition, Not):
         return {"$nor": [to_query(condition.item, codec)]}
     raise unknown_node(condition)  # mypy: every member of Condition is handled above
+
+
+def _key_documents(condition: Or, codec: Codec) -> list[Any] | None:
+    """The ``_id`` documents of a disjunction of composite keys, else ``None`` (CONTRACT §22).
+
+    :meth:`Table.keys_condition` makes one conjunction of equalities per key;
+    ``{_id: {$in: [documents]}}`` finds them on the ``_id`` index, one seek each.
+    """
+    table = codec.table
+    if not table.composite_key:
+        return None
+    fields = table.key_fields
+    ids: list[Any] = []
+    for item in condition.items:
+        if not isinstance(item, And) or len(item.items) != len(fields):
+            return None
+        parts = item.items
+        if not all(
+            isinstance(p, Compare) and p.op is Op.EQ and p.field == f
+            for p, f in zip(parts, fields, strict=True)
+        ):
+            return None
+        ids.append(codec.encode_key(tuple(p.value for p in parts)))  # type: ignore[union-attr]
+    return ids
 
 
 def _conjunction(parts: list[dict[str, Any]]) -> dict[str, Any]:

@@ -176,7 +176,7 @@ class _Compiler:
             return None
         columns = [self.columns.c[f] for f in fields]
         rows = [
-            sa.tuple_(*(self.bind(slot, column.type) for slot, column in zip(row, columns)))
+            sa.tuple_(*(self.bind(s, c.type) for s, c in zip(row, columns, strict=True)))
             for row in slots
         ]
         return sa.tuple_(*columns).in_(rows)

@@ -239,7 +239,7 @@ class TestCompositeKeys:
     ) -> None:
         # A composite key binds one value per field: the chunks hold a third as many keys.
         size = repokit_db.capabilities.max_ids_per_statement // len(shares.key_fields) + 5
-        size = min(size, 3_500)
+        size = min(size, 3_400)
         repo = share_repository(repokit_db)
         made = [Share(repokit_tenant, "f", f"n{i:05}") for i in range(size)]
         await repo.batch_create(made)
