@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from repokit import (
     TRUE,
@@ -27,10 +30,17 @@ from repokit import (
     Repository,
     ScopeViolation,
 )
-from repokit.testing.schema import Share, Slot, TenantScope, shares, slots
+from repokit.testing.runner import SuiteRunner
+from repokit.testing.schema import Share, Slot, TenantScope, new_tenant, shares, slots
+from repokit.testing.suite.pagination import walk_pages
+from repokit.testing.suite.properties import property_settings
 from repokit.utilities import Deleted
 
-__all__ = ["TestCompositeKeys", "TestNullEqualUniqueKeys"]
+__all__ = [
+    "TestCompositeCursorWalksAgreeWithTheReference",
+    "TestCompositeKeys",
+    "TestNullEqualUniqueKeys",
+]
 
 Key = tuple[str, str, str]
 
@@ -302,3 +312,55 @@ class TestNullEqualUniqueKeys:
         assert fresh.inserted
         assert await repo.count(conditions=[slots.c.tenant == repokit_tenant]) == 2
         await repo.batch_purge(conditions=[TRUE], scope=TenantScope(repokit_tenant, slots))
+
+
+#: Few distinct values per key field, so that walks meet long runs of ties on each.
+_SHARES = st.lists(
+    st.tuples(st.sampled_from("ab"), st.sampled_from("xyz"), st.integers(0, 2)),
+    max_size=12,
+    unique_by=lambda t: t[:2],
+)
+_SHARE_ORDERS: st.SearchStrategy[tuple[str, bool] | None] = st.sampled_from(
+    [None, ("rank", False), ("rank", True), ("name", True), ("folder", True)]
+)
+
+
+class TestCompositeCursorWalksAgreeWithTheReference:
+    """A cursor walk over a composite key equals the reference backend's (CONTRACT §10, §22)."""
+
+    @property_settings()
+    @given(data=st.data())
+    def test_cursor_walks_over_a_composite_key_equal_the_reference_walks(
+        self, repokit_runner: SuiteRunner, data: st.DataObject
+    ) -> None:
+        tenant = new_tenant()
+        made = [
+            Share(tenant, folder, name, rank=rank)
+            for folder, name, rank in data.draw(_SHARES, label="shares")
+        ]
+        order = data.draw(_SHARE_ORDERS, label="order")
+        orders = (
+            [] if order is None else [getattr(shares.c[order[0]], "desc" if order[1] else "asc")()]
+        )
+        size = data.draw(st.integers(1, 4), label="page size")
+        query: dict[str, Any] = {"orders": orders, "scope": scope(tenant)}
+        dbs = (repokit_runner.db, repokit_runner.oracle)
+        try:
+            for db in dbs:
+                repokit_runner.run(share_repository(db).batch_create(made))
+            for backward in (False, True):
+                actual, expected = (
+                    repokit_runner.run(
+                        walk_pages(share_repository(db), size, backward=backward, **query)  # type: ignore[arg-type]
+                    )
+                    for db in dbs
+                )
+                shape = [(list(p.items), p.has_previous_page, p.has_next_page) for p in actual]
+                assert shape == [
+                    (list(p.items), p.has_previous_page, p.has_next_page) for p in expected
+                ]
+        finally:
+            for db in dbs:
+                repokit_runner.run(
+                    share_repository(db).batch_purge(conditions=TRUE, scope=scope(tenant))
+                )
