@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 from repokit.capabilities import Capabilities
-from repokit.conditions import TRUE, Compare, Condition, Const, Op, Order, and_
+from repokit.conditions import TRUE, Compare, Condition, Const, IsNull, Op, Order, and_
 from repokit.drift import SchemaChange
 from repokit.errors import EntityAlreadyExists, TransactionConflict, UnsupportedOperation
 from repokit.observability import Endpoint
@@ -138,7 +138,7 @@ class Upsert:
     @property
     def fields(self) -> tuple[str, ...]:
         """The fields of the deciding key."""
-        return (self.table.primary_key,) if self.key is None else self.key.fields
+        return self.table.key_fields if self.key is None else self.key.fields
 
     @property
     def updates(self) -> bool:
@@ -150,7 +150,15 @@ class Upsert:
         """Matches the stored row that holds the row's key (there is at most one)."""
         name, row = self.table.name, self.row
         where = TRUE if self.key is None or self.key.where is None else self.key.where
-        return and_(*(Compare(name, field, Op.EQ, row[field]) for field in self.fields), where)
+        return and_(
+            *(
+                IsNull(name, field)
+                if row[field] is None
+                else Compare(name, field, Op.EQ, row[field])
+                for field in self.fields
+            ),
+            where,
+        )
 
     def collided(self, error: EntityAlreadyExists) -> bool:
         """Whether *error* is a collision on the deciding key (not on another key)."""
@@ -274,7 +282,7 @@ class BackendSession(ABC):
         if not found:
             return None
         row = found[0]
-        pk = table.c[table.primary_key].eq(row[table.primary_key])
+        pk = table.key_condition(table.key_of(row))
         if await self.update(table, and_(where, pk), values, increment=increment) == 0:
             return None
         return applied(row, values, increment)
@@ -317,7 +325,7 @@ class BackendSession(ABC):
             return UpsertResult(dict(upsert.row), True)
         if not upsert.updates:
             return UpsertResult(None, False)
-        key = found[0][table.primary_key]
+        key = table.key_of(found[0])
         where = and_(table.key_condition(key), upsert.guard)
         row = await self.update_one(table, where, upsert.values, increment=upsert.increment)
         return UpsertResult(row, False)
@@ -336,7 +344,7 @@ class BackendSession(ABC):
         The default selects at most one row's primary key. Backends may
         override it (SQL ``SELECT EXISTS (…)``).
         """
-        probe = Select(table, where, limit=1, columns=(table.primary_key,))
+        probe = Select(table, where, limit=1, columns=table.key_fields)
         return bool(await self.select(probe))
 
     async def delete_returning(self, table: Table[Any], where: Condition) -> list[Row]:
@@ -349,9 +357,10 @@ class BackendSession(ABC):
         rows = await self.select(Select(table, where))
         if not rows:
             return []
-        keys = [row[table.primary_key] for row in rows]
-        for start in range(0, len(keys), _DEFAULT_CHUNK):
-            chunk = table.keys_condition(keys[start : start + _DEFAULT_CHUNK])
+        keys = [table.key_of(row) for row in rows]
+        size = max(1, _DEFAULT_CHUNK // len(table.key_fields))  # bound values (CONTRACT §22)
+        for start in range(0, len(keys), size):
+            chunk = table.keys_condition(keys[start : start + size])
             await self.delete(table, and_(where, chunk))
         return rows
 

@@ -58,7 +58,7 @@ class Projection(Generic[P]):
 
     def columns(self, needed: Iterable[str] = ()) -> tuple[str, ...]:
         """What to fetch: the primary key, the projection's fields, then *needed*."""
-        return tuple(dict.fromkeys((self.table.primary_key, *self.fields, *needed)))
+        return tuple(dict.fromkeys((*self.table.key_fields, *self.fields, *needed)))
 
     def from_row(self, row: Mapping[str, Any]) -> P:
         """The projection of a storage-normal row (fields it lacks read as ``None``)."""

@@ -182,9 +182,7 @@ def requirements(scope: ScopeArg) -> tuple[Requirement, ...]:
 def _target_key(scope: SearchScope, table: Table[Any], key: Any) -> Any:
     """The target's key normalised as a get on *table* normalises it."""
     try:
-        if key is None:
-            raise InvalidValue(table.entity_name, table.primary_key, key, "a key is required")
-        return table.normalize(table.primary_key, key)
+        return table.normalize_key(key)
     except InvalidValue as exc:
         raise InvalidQuery(
             f"{excerpt(scope)} requires {table.entity_name} {excerpt(key)}, which is not a key "

@@ -100,9 +100,9 @@ async def _resolve_exists(condition: Exists, read: Read) -> Condition:
     inner = condition.inner
     fields = tuple(name for name, _ in condition.on)
     if not fields:
-        found = await read(Select(inner, condition.where, limit=1, columns=(inner.primary_key,)))
+        found = await read(Select(inner, condition.where, limit=1, columns=inner.key_fields))
         return TRUE if found else FALSE
-    rows = await read(Select(inner, condition.where, columns=(inner.primary_key, *fields)))
+    rows = await read(Select(inner, condition.where, columns=(*inner.key_fields, *fields)))
     found_keys = {tuple(row.get(name) for name in fields) for row in rows}
     # Sorted (the values of one kind are totally ordered): the same rows, the same query.
     keys = sorted(key for key in found_keys if None not in key)

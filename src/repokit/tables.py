@@ -29,9 +29,9 @@ import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
-from repokit.conditions import FALSE, TRUE, Column, Compare, Condition, In, Op, not_
+from repokit.conditions import FALSE, TRUE, And, Column, Compare, Condition, In, Op, Or, not_
 from repokit.errors import (
     EntityAlreadyExists,
     InvalidQuery,
@@ -52,6 +52,7 @@ __all__ = [
     "Columns",
     "Field",
     "Index",
+    "Nulls",
     "Row",
     "StatusMarker",
     "Table",
@@ -73,6 +74,8 @@ if TYPE_CHECKING:
 else:
     ID = TypeVar("ID")
 Row = dict[str, Any]
+#: How a unique key compares ``None`` (CONTRACT §8, §22).
+Nulls = Literal["distinct", "equal"]
 #: How one declared field is written: (name, converter, nullable, casefolded shadow or None).
 _Writer = tuple[str, Callable[[Any], Any], bool, str | None]
 
@@ -105,6 +108,11 @@ class Unique:
     Backends read :attr:`name` and :attr:`where` (the partial-index predicate,
     ``None`` when every entity takes part).
 
+    ``nulls`` says how ``None`` compares within the key (CONTRACT §22):
+    ``"distinct"`` (the default) as above; ``"equal"``: ``None`` equals
+    ``None`` (PostgreSQL's ``NULLS NOT DISTINCT``), so two entities with
+    ``None`` in the same fields and equal values in the others collide.
+
     ``error`` names the domain exception a collision on this key raises
     instead of :class:`~repokit.errors.EntityAlreadyExists` (CONTRACT §21):
     an ``Exception`` subclass, called with the ``EntityAlreadyExists`` as its
@@ -116,6 +124,12 @@ class Unique:
     name: str = ""
     where: Condition | None = None
     error: type[Exception] | None = None
+    nulls: Nulls = "distinct"
+
+    @property
+    def nulls_equal(self) -> bool:
+        """Whether ``None`` equals ``None`` in this key (``nulls="equal"``)."""
+        return self.nulls == "equal"
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,9 +231,13 @@ class Table(Generic[T, ID]):
     Args:
         entity: a frozen dataclass whose annotated fields are the stored fields.
         name: the table / collection name (letters, digits, underscores).
-        primary_key: the field that identifies an entity; never null.
+        primary_key: the field that identifies an entity, or a tuple of
+            distinct fields for a composite key (CONTRACT §22); never null.
+            A composite key is given, compared and returned as a tuple of its
+            values in field order.
         key_type: the primary key's annotation (``UUID``, ``int``, a ``NewType``,
-            or the type a ``NewType`` in it stands for), checked here. Optional: it
+            or the type a ``NewType`` in it stands for), checked here; for a
+            composite key ``tuple[...]`` of one such type per field. Optional: it
             tells a type checker the key type, so that ``Table(Project, ...,
             key_type=UUID)`` is a ``Table[Project, UUID]`` and a
             ``Repository[Project, int]`` over it is a type error. Without it the
@@ -242,6 +260,15 @@ class Table(Generic[T, ID]):
             ``scope=`` (``GlobalScope()`` for unscoped access); ``scope=None``
             raises ``InvalidQuery`` before any I/O (CONTRACT §24).
 
+    Attributes:
+        key_fields: the primary key's fields, in key order (one for a
+            one-field key). Code that works with every table reads this and
+            the key helpers: :meth:`key_of`, :meth:`normalize_key`,
+            :meth:`key_condition`, :meth:`keys_condition`.
+        primary_key: the one field of a one-field key (what it always was);
+            on a table with a composite key reading it is a programming error
+            and raises :class:`~repokit.errors.UnsupportedOperation`.
+
     Raises:
         InvalidTableDefinition: naming the entity and the field at fault.
     """
@@ -251,7 +278,7 @@ class Table(Generic[T, ID]):
         entity: type[T],
         name: str,
         *,
-        primary_key: str,
+        primary_key: str | tuple[str, ...],
         unique: Iterable[Sequence[str] | Unique] = (),
         indexes: Iterable[Sequence[str] | Index] = (),
         soft_delete: StatusMarker | TimestampMarker | None = None,
@@ -270,14 +297,17 @@ class Table(Generic[T, ID]):
         self.name: str = name
         declared = self._declared_types(entity, ename)
 
-        if primary_key not in declared:
-            raise self._fail(primary_key, "the primary key is not a field")
-        pk_type = declared[primary_key]
-        if pk_type.nullable or not pk_type.value_kind.keyable:
-            raise self._fail(primary_key, "the primary key must be a non-null, non-float scalar")
-        self.primary_key: str = primary_key
+        key_fields = self._check_key_fields(primary_key, declared)
+        #: The primary key's fields, in key order.
+        self.key_fields: tuple[str, ...] = key_fields
+        self._primary_key: str | None = key_fields[0] if len(key_fields) == 1 else None
+        #: The key of a row: the value of a one-field key, else a tuple in key order.
+        self.key_of: Callable[[Mapping[str, Any]], Any] = operator.itemgetter(*key_fields)
+        #: The key of an entity, as :attr:`key_of` reads it from a row (not normalised).
+        self.key_of_entity: Callable[[Any], Any] = operator.attrgetter(*key_fields)
+        self._key_label = key_fields[0] if len(key_fields) == 1 else f"({', '.join(key_fields)})"
         if key_type is not None:
-            self._check_key_type(entity, primary_key, key_type)
+            self._check_key_types(entity, key_fields, key_type)
 
         for what, names in (("unique", unique), ("indexes", indexes), ("ignore_case", ignore_case)):
             if isinstance(names, str):
@@ -336,7 +366,7 @@ class Table(Generic[T, ID]):
             frozenset(u.fields): u.error for u in self.unique if u.error is not None
         }
         if self.primary_key_error is not None:
-            self._key_errors[frozenset((primary_key,))] = self.primary_key_error
+            self._key_errors[frozenset(key_fields)] = self.primary_key_error
         #: The declared domain exceptions (what a bulk item may meet besides repokit's).
         self.key_errors: tuple[type[Exception], ...] = tuple(
             dict.fromkeys(self._key_errors.values())
@@ -349,7 +379,7 @@ class Table(Generic[T, ID]):
         #: The field every effective write stamps (``Timestamps.updated``), if any.
         self.stamped: str | None = None if timestamps is None else timestamps.updated
         self.indexes: tuple[Index, ...] = tuple(self._check_index(i) for i in indexes)
-        keyed = {primary_key, *self.shadows.values()}
+        keyed = {*key_fields, *self.shadows.values()}
         keyed.update(f for u in self.unique for f in u.fields)
         keyed.update(f for i in self.indexes for f in i.fields)
         #: The str fields a key or an index covers (shadows included): a backend may
@@ -396,6 +426,63 @@ class Table(Generic[T, ID]):
 
     def _fail(self, field: str, why: str) -> InvalidTableDefinition:
         return InvalidTableDefinition(f"{self.entity_name}.{field}: {why}")
+
+    @property
+    def primary_key(self) -> str:
+        """The one field of a one-field primary key (see :attr:`key_fields`)."""
+        field = self._primary_key
+        if field is None:
+            raise UnsupportedOperation(
+                f"{self.entity_name} has a composite primary key {self._key_label}: "
+                "use table.key_fields and the key helpers (key_of, normalize_key)"
+            )
+        return field
+
+    @property
+    def composite_key(self) -> bool:
+        """Whether the primary key has more than one field (CONTRACT §22)."""
+        return self._primary_key is None
+
+    def _check_key_fields(
+        self, primary_key: Any, declared: Mapping[str, FieldType]
+    ) -> tuple[str, ...]:
+        fields: tuple[Any, ...]
+        if isinstance(primary_key, str):
+            fields = (primary_key,)
+        elif isinstance(primary_key, tuple | list) and primary_key:
+            fields = tuple(primary_key)
+        else:
+            raise self._fail(
+                str(primary_key),
+                "the primary key is not a field (primary_key takes a field name or a "
+                "non-empty tuple of field names)",
+            )
+        for field in fields:
+            if not isinstance(field, str) or field not in declared:
+                raise self._fail(str(field), "the primary key is not a field")
+            ftype = declared[field]
+            if ftype.nullable or not ftype.value_kind.keyable:
+                raise self._fail(field, "the primary key must be a non-null, non-float scalar")
+        if len(set(fields)) < len(fields):
+            raise self._fail(
+                next(f for f in fields if fields.count(f) > 1),
+                "a field appears twice in the primary key",
+            )
+        return fields
+
+    def _check_key_types(self, entity: type[Any], fields: tuple[str, ...], key_type: Any) -> None:
+        if len(fields) == 1:
+            self._check_key_type(entity, fields[0], key_type)
+            return
+        args = typing.get_args(key_type)
+        if typing.get_origin(key_type) is not tuple or len(args) != len(fields):
+            raise self._fail(
+                self._key_label,
+                f"key_type={key_type!r} does not match the composite primary key: use "
+                f"tuple[...] with one type per field ({len(fields)})",
+            )
+        for field, arg in zip(fields, args, strict=True):
+            self._check_key_type(entity, field, arg)
 
     def _check_key_type(self, entity: type[Any], primary_key: str, key_type: Any) -> None:
         # What a type checker takes on trust (the key type of Table[T, ID]) is checked
@@ -464,12 +551,18 @@ class Table(Generic[T, ID]):
             raise InvalidTableDefinition(
                 f"{self.entity_name}: a unique key among live entities needs a soft-delete marker"
             )
+        if spec.nulls not in ("distinct", "equal"):
+            raise InvalidTableDefinition(
+                f"{self.entity_name}: unique key ({', '.join(fields)}): nulls takes "
+                f"'distinct' or 'equal', got {spec.nulls!r}"
+            )
         return Unique(
             fields,
             spec.among_live,
             spec.name or constraint_name("uq", self.name, fields),
             self.live_condition() if spec.among_live else None,
             self._check_error(spec.error, f"the error of unique key ({', '.join(fields)})"),
+            spec.nulls,
         )
 
     def _check_error(self, error: Any, what: str) -> type[Exception] | None:
@@ -522,7 +615,7 @@ class Table(Generic[T, ID]):
                 raise self._fail(str(field), "a maintained timestamp is not a field")
             if ftype.kind is not Kind.DATETIME:
                 raise self._fail(field, "a maintained timestamp must be a datetime field")
-            if field in (self.primary_key, self.version, marker):
+            if field in (*self.key_fields, self.version, marker):
                 raise self._fail(
                     field,
                     "a maintained timestamp cannot be the primary key, the version field "
@@ -579,13 +672,72 @@ class Table(Generic[T, ID]):
             return column.is_null()
         return column.ne(marker.deleted)
 
+    def normalize_key(self, key: Any) -> Any:
+        """Validate and normalise a primary key given by a caller (CONTRACT §22).
+
+        A one-field key is its value; a composite key a tuple (or list) of one
+        value per key field, in key order, returned as a tuple.
+
+        Raises:
+            InvalidValue: ``None``, the wrong number of values, or a value that
+                breaks its field's rules; naming the entity, the field and the value.
+        """
+        single = self._primary_key
+        if single is not None:
+            if key is None:
+                raise InvalidValue(self.entity_name, single, key, "a key is required")
+            return self.normalize(single, key)
+        fields = self.key_fields
+        if not isinstance(key, tuple | list) or len(key) != len(fields):
+            raise InvalidValue(
+                self.entity_name,
+                self._key_label,
+                key,
+                f"the primary key is a tuple of {len(fields)} values, one per field "
+                f"{self._key_label}",
+            )
+        normal = []
+        for field, value in zip(fields, key, strict=True):
+            if value is None:
+                raise InvalidValue(self.entity_name, field, value, "a key is required")
+            normal.append(self.normalize(field, value))
+        return tuple(normal)
+
+    def key_values(self, key: Any) -> Row:
+        """The primary key's fields and values of a normalised *key*, as a row."""
+        single = self._primary_key
+        if single is not None:
+            return {single: key}
+        return dict(zip(self.key_fields, key, strict=True))
+
     def key_condition(self, key: Any) -> Condition:
-        """The primary key equals *key*, already normalised (no second conversion)."""
-        return Compare(self.name, self.primary_key, Op.EQ, key)
+        """The primary key equals *key*, already normalised (no second conversion).
+
+        One equality for a one-field key, a conjunction of one per field otherwise.
+        """
+        single = self._primary_key
+        if single is not None:
+            return Compare(self.name, single, Op.EQ, key)
+        return And(
+            tuple(
+                Compare(self.name, field, Op.EQ, value)
+                for field, value in zip(self.key_fields, key, strict=True)
+            )
+        )
 
     def keys_condition(self, keys: Sequence[Any]) -> Condition:
-        """The primary key is one of *keys*: normalised, distinct, never ``None``."""
-        return In(self.name, self.primary_key, tuple(keys)) if keys else FALSE
+        """The primary key is one of *keys*: normalised, distinct, never ``None``.
+
+        An ``IN`` for a one-field key, a disjunction of key conditions otherwise.
+        """
+        if not keys:
+            return FALSE
+        single = self._primary_key
+        if single is not None:
+            return In(self.name, single, tuple(keys))
+        if len(keys) == 1:
+            return self.key_condition(keys[0])
+        return Or(tuple(self.key_condition(key) for key in keys))
 
     def deleted_condition(self) -> Condition:
         """Matches soft-deleted entities."""

@@ -182,9 +182,9 @@ def test_the_mongodb_query_builder_takes_every_node(condition: Condition) -> Non
 
         condition = asyncio.run(resolve(condition, read))
     assert isinstance(mongo_query.to_query(condition, codec), dict)
-    assert mongo_query.pinned_key(condition, "id") == (False, None)
+    assert mongo_query.pinned_key(condition, items) == (False, None)
     pinned = And((Compare(T, "id", Op.EQ, uuid.UUID(int=1)), condition))
-    assert mongo_query.pinned_key(pinned, "id") == (True, uuid.UUID(int=1))
+    assert mongo_query.pinned_key(pinned, items) == (True, uuid.UUID(int=1))
 
 
 @pytest.mark.parametrize("condition", SAMPLES, ids=_ids)

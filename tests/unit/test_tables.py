@@ -719,3 +719,55 @@ def test_constraint_names_are_stable() -> None:
         "ix_projects_a_rather_long_field_name_another_rather__329da47099"
     )
     assert len(constraint_name("ix", "t", ("x" * 200,), limit=None)) == 205
+
+
+# -- composite primary keys and null-equal unique keys (CONTRACT §22) --------------------------
+
+
+def test_a_composite_key_needs_distinct_non_null_keyable_fields() -> None:
+    refused(r"Doc\.id: a field appears twice in the primary key", primary_key=("id", "id"))
+    refused(r"Doc\.title: the primary key must be a non-null", primary_key=("id", "title"))
+    refused(r"Doc\.ratio: the primary key must be a non-null", primary_key=("id", "ratio"))
+    refused(r"Doc\.nope: the primary key is not a field", primary_key=("id", "nope"))
+    refused(r"the primary key is not a field", primary_key=())
+
+
+def test_a_composite_key_type_is_a_tuple_of_the_fields_types() -> None:
+    table = Table(Doc, "docs", primary_key=("id", "name"), key_type=tuple[int, str])
+    assert table.key_fields == ("id", "name")
+    assert table.composite_key
+    refused(r"does not match the composite primary key", primary_key=("id", "name"), key_type=int)
+    refused(
+        r"Doc\.name: key_type=int does not match",
+        primary_key=("id", "name"),
+        key_type=tuple[int, int],
+    )
+
+
+def test_the_key_helpers_of_a_composite_key() -> None:
+    table = Table(Doc, "docs", primary_key=("id", "name"))
+    assert table.normalize_key([1, "a"]) == (1, "a")
+    assert table.key_of({"id": 1, "name": "a", "title": None}) == (1, "a")
+    assert table.key_condition((1, "a")) == (table.c.id == 1) & (table.c.name == "a")
+    for bad, named in (
+        ((1,), "(id, name)"),
+        (1, "(id, name)"),
+        ((1, None), "name"),
+        (("x", "a"), "id"),
+    ):
+        with pytest.raises(InvalidValue) as raised:
+            table.normalize_key(bad)
+        assert raised.value.field == named
+    with pytest.raises(UnsupportedOperation, match="composite primary key"):
+        _ = table.primary_key
+
+
+def test_a_one_field_key_keeps_its_primary_key_and_scalar_keys() -> None:
+    assert (items.key_fields, items.primary_key, items.composite_key) == (("id",), "id", False)
+    assert labels.key_of({"key": "k", "tenant": "t"}) == "k"
+
+
+def test_nulls_takes_distinct_or_equal() -> None:
+    table = Table(Doc, "docs", primary_key="id", unique=[Unique(("title",), nulls="equal")])
+    assert table.unique[0].nulls_equal
+    refused(r"nulls takes 'distinct' or 'equal'", unique=[Unique(("title",), nulls="same")])  # type: ignore[arg-type]

@@ -38,7 +38,7 @@ from repokit.errors import (
     excerpt,
 )
 from repokit.evaluate import predicate
-from repokit.memory.queries import copy_row, page, pinned_keys, pinned_unique, start_of
+from repokit.memory.queries import copy_row, page, pinned_primary, pinned_unique, start_of
 from repokit.memory.store import (
     ABSENT,
     Absent,
@@ -203,7 +203,7 @@ class MemorySession(BackendSession):
 
         Every row matching *where* is among them (``pinned_keys``, ``pinned_unique``).
         """
-        keys = pinned_keys(where, table.primary_key)
+        keys = pinned_primary(where, table)
         if keys is None and data.current(self._seq):
             keys = _unique_pin(data, table, where)
         if keys is None:
@@ -263,18 +263,20 @@ class MemorySession(BackendSession):
 
     async def insert(self, table: Table[Any], rows: Sequence[Row]) -> None:
         data = self._writable(table)
-        pk = table.primary_key
+        key_of = table.key_of
         new: list[Row] = []
         keys: set[Any] = set()
         for row in rows:
-            key = row[pk]
+            key = key_of(row)
             if key in data.rows or key in keys:
-                raise EntityAlreadyExists(table.entity_name, (pk,), f"key {excerpt(key)}")
+                raise EntityAlreadyExists(
+                    table.entity_name, table.key_fields, f"key {excerpt(key)}"
+                )
             keys.add(key)
             new.append(copy_row(row))
         data.check_unique(table, new, self._seq, self._store.stats)
         for row in new:
-            data.put(row[pk], row, self._seq)
+            data.put(key_of(row), row, self._seq)
 
     async def select(self, query: Select) -> list[Row]:
         matches = predicate(query.where, self._rows_of)
@@ -316,7 +318,7 @@ class MemorySession(BackendSession):
         increment: Sequence[str] = (),
     ) -> int:
         data = self._writable(table)
-        pk = table.primary_key
+        key_of = table.key_of
         matches = predicate(where, self._rows_of)
         pinned = self._pinned(data, table, where)
         rows = data.rows.values() if pinned is None else (row for _, row in pinned)
@@ -325,7 +327,7 @@ class MemorySession(BackendSession):
         changed = [applied(row, copied, increment) for row in self._filter(rows, matches)]
         data.check_unique(table, changed, self._seq, self._store.stats)
         for row in changed:
-            data.put(row[pk], row, self._seq)
+            data.put(key_of(row), row, self._seq)
         return len(changed)
 
     async def delete(self, table: Table[Any], where: Condition) -> int:
@@ -357,7 +359,7 @@ class MemorySession(BackendSession):
             return UpsertResult(None, False)
         new = applied(holder, copy_row(dict(upsert.values)), upsert.increment)
         data.check_unique(table, [new], self._seq, self._store.stats)
-        data.put(new[table.primary_key], new, self._seq)
+        data.put(table.key_of(new), new, self._seq)
         return UpsertResult(copy_row(new), False)
 
     # -- savepoints ---------------------------------------------------------------------------

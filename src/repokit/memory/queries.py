@@ -41,9 +41,17 @@ from repokit.conditions import (
 )
 from repokit.evaluate import sort_rows
 from repokit.memory.store import Ordered, null_key
-from repokit.tables import Row, Unique
+from repokit.tables import Row, Table, Unique
 
-__all__ = ["conjuncts", "copy_row", "page", "pinned_keys", "pinned_unique", "start_of"]
+__all__ = [
+    "conjuncts",
+    "copy_row",
+    "page",
+    "pinned_keys",
+    "pinned_primary",
+    "pinned_unique",
+    "start_of",
+]
 
 #: Types whose values are never mutated: a copy may share them.
 _IMMUTABLE: frozenset[type] = frozenset(
@@ -88,6 +96,45 @@ def pinned_keys(where: Condition, field: str) -> tuple[Any, ...] | None:
             return None
         case _:
             raise unknown_node(where)
+
+
+def pinned_primary(where: Condition, table: Table[Any]) -> tuple[Any, ...] | None:
+    """The primary keys every row matching *where* holds one of; ``None`` if not pinned.
+
+    A one-field key as :func:`pinned_keys` finds it; a composite key (CONTRACT
+    §22) from a conjunction with an equality on every key field, and from a
+    disjunction of such conjunctions (:meth:`Table.keys_condition`).
+    """
+    if not table.composite_key:
+        return pinned_keys(where, table.primary_key)
+    return _pinned_tuples(where, table.key_fields)
+
+
+def _pinned_tuples(where: Condition, fields: tuple[str, ...]) -> tuple[Any, ...] | None:
+    # Sound: a row matching an And matches each item; one matching an Or matches some item.
+    if isinstance(where, Const):
+        return None if where.value else ()
+    if isinstance(where, And):
+        equal: dict[str, Any] = {}
+        for item in where.items:
+            if isinstance(item, Compare) and item.op is Op.EQ:
+                equal.setdefault(item.field, item.value)
+        if all(field in equal for field in fields):
+            return (tuple(equal[field] for field in fields),)
+        for item in where.items:
+            found = _pinned_tuples(item, fields)
+            if found is not None:
+                return found
+        return None
+    if isinstance(where, Or):
+        keys: list[Any] = []
+        for item in where.items:
+            found = _pinned_tuples(item, fields)
+            if found is None:
+                return None
+            keys.extend(found)
+        return tuple(keys)
+    return None
 
 
 def pinned_unique(where: Condition, unique: Unique) -> tuple[Any, ...] | None:

@@ -110,11 +110,12 @@ class MemoryStats:
 class UniqueIndex:
     """One unique key over a table's newest rows: key tuple -> primary key."""
 
-    __slots__ = ("_where", "built_in", "entries", "fields", "unique")
+    __slots__ = ("_nulls_equal", "_where", "built_in", "entries", "fields", "unique")
 
     def __init__(self, unique: Unique, built_in: int) -> None:
         self.unique = unique
         self.fields = unique.fields
+        self._nulls_equal = unique.nulls_equal
         self._where: Predicate | None = None if unique.where is None else predicate(unique.where)
         self.entries: dict[tuple[Any, ...], Any] = {}
         #: The sequence number of the write session that built it (dropped on its rollback).
@@ -123,7 +124,7 @@ class UniqueIndex:
     def key(self, row: Row) -> tuple[Any, ...] | None:
         """*row*'s key, or ``None`` if the row takes no part (a ``None`` in it, or ``where``)."""
         key = tuple(row.get(f) for f in self.fields)
-        if None in key:
+        if None in key and not self._nulls_equal:  # CONTRACT §8, §22
             return None
         if self._where is not None and not self._where(row):
             return None
@@ -320,8 +321,8 @@ class TableData:
         declared = set(table.unique)
         for unique in [u for u in self.indexes if u not in declared]:
             del self.indexes[unique]
-        pk = table.primary_key
-        replaced = {row[pk] for row in written}
+        key_of = table.key_of
+        replaced = {key_of(row) for row in written}
         for unique in table.unique:
             index = self.indexes.get(unique)
             if index is None:

@@ -7,8 +7,9 @@ field, a unique key among live entities and a nullable unique key),
 (string keys, no soft delete); ``rk_records`` declares what repokit maintains
 (CONTRACT §21): domain exceptions of its keys and created / updated
 timestamps; ``rk_tenants`` holds the tenants themselves, which
-:class:`CheckedTenantScope` requires to exist (CONTRACT §24). Tests isolate
-themselves by tenant: every
+:class:`CheckedTenantScope` requires to exist (CONTRACT §24). ``rk_shares``
+has a composite primary key and ``rk_slots`` a unique key whose nulls are
+equal (CONTRACT §22). Tests isolate themselves by tenant: every
 test works inside fresh tenants, so the tables are created once per session.
 """
 
@@ -43,6 +44,8 @@ __all__ = [
     "Record",
     "RecordIdTaken",
     "RecordNameTaken",
+    "Share",
+    "Slot",
     "Status",
     "Tenant",
     "TenantScope",
@@ -54,6 +57,8 @@ __all__ = [
     "new_tenant",
     "notes",
     "records",
+    "shares",
+    "slots",
     "tenants",
 ]
 
@@ -207,6 +212,30 @@ members: Table[Member] = Table(
 
 
 @dataclass(frozen=True)
+class Share:
+    """A composite primary key (tenant, folder, name), soft delete, a version (CONTRACT §22)."""
+
+    tenant: str
+    folder: str
+    name: str
+    rank: int = 0
+    note: str | None = None
+    deleted_at: datetime | None = None
+    version: int = 0
+
+
+shares: Table[Share, tuple[str, str, str]] = Table(
+    Share,
+    "rk_shares",
+    primary_key=("tenant", "folder", "name"),
+    key_type=tuple[str, str, str],
+    indexes=[("tenant", "rank")],
+    soft_delete=TimestampMarker("deleted_at"),
+    version="version",
+)
+
+
+@dataclass(frozen=True)
 class Tenant:
     """A tenant, by name: what :class:`CheckedTenantScope` requires (CONTRACT §24)."""
 
@@ -218,7 +247,36 @@ tenants: Table[Tenant, str] = Table(
     Tenant, "rk_tenants", primary_key="name", soft_delete=TimestampMarker("deleted_at")
 )
 
-ALL_TABLES: tuple[Table[Any], ...] = (items, notes, labels, records, members, tenants)
+
+@dataclass(frozen=True)
+class Slot:
+    """A unique key whose nulls are equal: (tenant, zone, code), ``nulls="equal"`` (§22)."""
+
+    id: uuid.UUID
+    tenant: str
+    zone: str | None = None
+    code: int | None = None
+    weight: int = 0
+
+
+slots: Table[Slot, uuid.UUID] = Table(
+    Slot,
+    "rk_slots",
+    primary_key="id",
+    key_type=uuid.UUID,
+    unique=[Unique(("tenant", "zone", "code"), nulls="equal")],
+)
+
+ALL_TABLES: tuple[Table[Any], ...] = (
+    items,
+    notes,
+    labels,
+    records,
+    members,
+    tenants,
+    shares,
+    slots,
+)
 
 
 @dataclass(frozen=True)

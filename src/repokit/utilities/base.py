@@ -61,12 +61,8 @@ class Utility(Generic[T]):
         return None if self.table.timestamps is None else session.database.now()
 
     def key(self, key: Any) -> Any:
-        """The normalised primary key (raises InvalidValue naming the field)."""
-        if key is None:
-            raise InvalidValue(
-                self.table.entity_name, self.table.primary_key, key, "a key is required"
-            )
-        return self.table.normalize(self.table.primary_key, key)
+        """The normalised primary key (raises InvalidValue naming the field, CONTRACT §22)."""
+        return self.table.normalize_key(key)
 
     def key_condition(self, key: Any) -> Condition:
         """The primary key equals *key* (normalised by :meth:`key`)."""
@@ -121,7 +117,7 @@ class Utility(Generic[T]):
             if answer is None:
                 answer = answers[known] = await self.within(session, known, row)
             if not answer:
-                raise ScopeViolation(self.table.entity_name, row[self.table.primary_key])
+                raise ScopeViolation(self.table.entity_name, self.table.key_of(row))
 
     async def check_scope(self, session: Session, scope: ScopeArg) -> None:
         """The targets *scope* requires are stored and live, read in *session* (CONTRACT §24).
@@ -225,6 +221,8 @@ class Utility(Generic[T]):
         if keys is None:
             yield TRUE
             return
+        # The limit counts bound values: a composite key binds one per field (CONTRACT §22).
         size = session.database.capabilities.max_ids_per_statement
+        size = max(1, size // len(self.table.key_fields))
         for start in range(0, len(keys), size):
             yield self.table.keys_condition(keys[start : start + size])

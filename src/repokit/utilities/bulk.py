@@ -123,7 +123,7 @@ class BulkWriter(Utility[T]):
 
     def create_items(self, entities: Iterable[T], *, scope: ScopeArg = None) -> list[Item]:
         """The items of :meth:`bulk_create`."""
-        creator, pk = self._creator, self.table.primary_key
+        creator, key_of = self._creator, self.table.key_of_entity
         self.scope(scope, "bulk_create")  # the call's scope, refused whole before any item
 
         def item(entity: T) -> Item:
@@ -133,7 +133,7 @@ class BulkWriter(Utility[T]):
             async def work(session: Session) -> T:
                 return await creator.create(session, entity, scope=scope)
 
-            return getattr(entity, pk, None), check, work
+            return _entity_key(key_of, entity), check, work
 
         return [item(entity) for entity in entities]
 
@@ -256,3 +256,11 @@ async def run_items(
         else:
             outcomes[index] = Outcome(key, entity)
     return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _entity_key(key_of: Callable[[Any], Any], entity: Any) -> Any:
+    """The primary key of *entity* as given (``None`` for what is not an entity)."""
+    try:
+        return key_of(entity)
+    except AttributeError:
+        return None

@@ -36,7 +36,7 @@ class Creator(Utility[T]):
             within = predicate(condition)
             for row in rows:
                 if not within(row):
-                    raise ScopeViolation(self.table.entity_name, row[self.table.primary_key])
+                    raise ScopeViolation(self.table.entity_name, self.table.key_of(row))
         return rows, condition
 
     async def create(self, session: Session, entity: T, *, scope: ScopeArg = None) -> T:

@@ -118,7 +118,7 @@ class BatchPurger(Utility[T]):
         for chunk in self.chunks(session, keys):
             rows += await session.delete_returning(self.table, and_(base, chunk))
         # The backends return deleted rows in no particular order: one order for all.
-        ordered = sort_rows(rows, (self.table.c[self.table.primary_key].asc(),))
+        ordered = sort_rows(rows, tuple(self.table.c[f].asc() for f in self.table.key_fields))
         return [self.table.from_row(row) for row in ordered]
 
     def _target(

@@ -147,9 +147,13 @@ class Querier(Utility[T]):
             prepared = self._prepare(deleted)
         visible, items, rest = prepared
         pk = self.table.key_condition(normal)
-        planned_pk = (COMPARE, self.table.primary_key, Op.EQ, 0)
         scope_cond = self.scope(scope, "get")
-        if scope_cond is None:
+        if self.table.composite_key:
+            # A conjunction per key (CONTRACT §22): planned whole, not by the shortcut below.
+            where = and_(pk, visible, *_opt(scope_cond))
+            planned = plan(where)
+        elif scope_cond is None:
+            planned_pk = (COMPARE, self.table.primary_key, Op.EQ, 0)
             if not items:
                 where, planned = pk, Plan(planned_pk, (normal,))
             elif items[0] is False:
@@ -158,6 +162,7 @@ class Querier(Utility[T]):
                 where = and_(pk, visible)
                 planned = Plan((AND, (planned_pk, *items)), (normal, *rest))
         else:
+            planned_pk = (COMPARE, self.table.primary_key, Op.EQ, 0)
             where = and_(pk, visible, scope_cond)
             operands = [normal, *rest]
             scoped = plan_into(scope_cond, operands)
@@ -229,14 +234,14 @@ class Querier(Utility[T]):
             given.setdefault(self.key(key), key)
         base = and_(self.visibility(deleted), *_opt(self.scope(scope, "get_many")))
         columns = None if projected is None else projected.columns()
-        pk = self.table.primary_key
+        key_of = self.table.key_of
         normals = list(given)
         rows: dict[Any, Row] = {}
         await self.check_scope(session, scope)
         for chunk in self.chunks(session, normals):
             query = Select(self.table, and_(chunk, base), columns=columns)
             for row in await session.select(query):
-                rows[row[pk]] = row
+                rows[key_of(row)] = row
         read = _reader(self.table, projected)
         entities: dict[Any, Any] = {}
         missing: list[Any] = []
@@ -264,6 +269,21 @@ def _conjunction(first: Hashable, items: tuple[Hashable, ...]) -> Hashable:
     return (AND, (first, *items)) if items else first
 
 
+def _cursor_key(table: Table[Any], orders: Sequence[Order], values: Sequence[Any]) -> Any:
+    """The primary key of a cursor's entity, read from its sort-key values; ``None`` if unknown.
+
+    A total order holds every key field (:meth:`BatchQuerier.total_order`).
+    """
+    position = {order.field: i for i, order in enumerate(orders)}
+    parts = []
+    for field in table.key_fields:
+        i = position.get(field)
+        if i is None or values[i] is None:
+            return None
+        parts.append(values[i])
+    return parts[0] if len(parts) == 1 else tuple(parts)
+
+
 def _opt(condition: Condition | None) -> tuple[Condition, ...]:
     return () if condition is None else (condition,)
 
@@ -287,6 +307,7 @@ class BatchQuerier(Utility[T]):
     def total_order(self, orders: Iterable[Order]) -> tuple[Order, ...]:
         """The caller's orders, checked, with the primary key as the final tie-breaker."""
         result: list[Order] = []
+        missing = set(self.table.key_fields)
         for order in orders:
             if not isinstance(order, Order):
                 raise InvalidQuery(
@@ -297,9 +318,11 @@ class BatchQuerier(Utility[T]):
                     f"order on {order.table}.{order.field} used with {self.table.name}"
                 )
             result.append(order)
-            if order.field == self.table.primary_key:
+            missing.discard(order.field)
+            if not missing:
                 return tuple(result)  # already total
-        result.append(self.table.c[self.table.primary_key].asc())
+        # Every key field the orders lack, in key order (CONTRACT §5, §22).
+        result.extend(self.table.c[f].asc() for f in self.table.key_fields if f in missing)
         return tuple(result)
 
     async def count(
@@ -604,8 +627,9 @@ class BatchQuerier(Utility[T]):
         if boundary is not None and values is not None:
             behind = and_(where, not_(boundary))
             probes = (behind,)
-            if values[-1] is not None:
-                probes = (and_(behind, self.table.key_condition(values[-1])), behind)
+            key = _cursor_key(self.table, orders, values)
+            if key is not None:
+                probes = (and_(behind, self.table.key_condition(key)), behind)
         page_plan = planned if boundary is None else None  # where's plan is the first page's
         query = Select(self.table, page_where, walk, size + 1, plan=page_plan, columns=columns)
         window = await session.select_window(

@@ -42,7 +42,7 @@ def spec_values(utility: Utility[Any], spec: UpdateArg) -> Row:
     for field in raw:
         if field not in table.declared:
             raise InvalidQuery(f"{table.entity_name} has no field {excerpt(field)}")
-        if field == table.primary_key:
+        if field in table.key_fields:
             raise InvalidQuery(f"{table.entity_name}.{field}: the primary key cannot be updated")
         if field == table.version:
             raise InvalidQuery(
@@ -278,4 +278,4 @@ class BatchUpdater(Utility[T]):
             query = Select(self.table, and_(base, chunk, leaving), limit=1)
             rows = await session.select(query)
             if rows:
-                raise ScopeViolation(self.table.entity_name, rows[0][self.table.primary_key])
+                raise ScopeViolation(self.table.entity_name, self.table.key_of(rows[0]))

@@ -103,12 +103,12 @@ class Upserter(Utility[T]):
                 f"field names, got {excerpt(on)}"
             )
         wanted = set(fields)
-        if wanted == {table.primary_key}:
+        if wanted == set(table.key_fields):
             return None
         for unique in table.unique:
             if wanted == set(unique.fields):
                 return unique
-        keys = [(table.primary_key,), *(unique.fields for unique in table.unique)]
+        keys = [table.key_fields, *(unique.fields for unique in table.unique)]
         raise InvalidQuery(
             f"upsert on {table.entity_name}: on={tuple(fields)!r} is neither its primary key "
             f"nor one of its unique keys; it may be one of {', '.join(map(repr, keys))}"
@@ -124,8 +124,8 @@ class Upserter(Utility[T]):
     ) -> _Shape:
         table = self.table
         key = self.deciding_key(on)
-        fields = (table.primary_key,) if key is None else key.fields
-        fixed = {table.primary_key, *fields}
+        fields = table.key_fields if key is None else key.fields
+        fixed = {*table.key_fields, *fields}
         fixed.update(table.shadows[f] for f in fields if f in table.shadows)
         if table.version is not None:
             fixed.add(table.version)
@@ -165,8 +165,9 @@ class Upserter(Utility[T]):
         scope = shape.scope
         # A scope with a semi-join needs the database: checked by check_across.
         if scope is not None and not crosses(scope) and not predicate(scope)(row):
-            raise ScopeViolation(table.entity_name, row[table.primary_key])
-        for field in shape.fields:
+            raise ScopeViolation(table.entity_name, table.key_of(row))
+        for field in () if shape.key is not None and shape.key.nulls_equal else shape.fields:
+            # Where nulls are equal a None holds the key like any value (CONTRACT §22).
             if row[field] is None:
                 raise InvalidValue(
                     table.entity_name,
@@ -320,7 +321,7 @@ class Upserter(Utility[T]):
         """
         table = self.table
         scope = shape.scope
-        key = holder[table.primary_key]
+        key = table.key_of(holder)
         live = table.live_condition()
         if not evaluate(live, holder) or (
             scope is not None and not await self.within(session, scope, holder)

@@ -52,10 +52,10 @@ def test_equality_with_a_document_keeps_eq(things: Table[Thing]) -> None:
 
 def test_a_key_is_pinned_only_by_a_top_level_equality(things: Table[Thing]) -> None:
     c, key = things.c, uuid.uuid4()
-    assert pinned_key(c.id == key, "id") == (True, key)
-    assert pinned_key(and_(c.tenant == "acme", c.id == key), "id") == (True, key)
-    assert pinned_key(c.id.in_([key]) | (c.id == key), "id") == (False, None)
-    assert pinned_key(c.tenant == "acme", "id") == (False, None)
+    assert pinned_key(c.id == key, things) == (True, key)
+    assert pinned_key(and_(c.tenant == "acme", c.id == key), things) == (True, key)
+    assert pinned_key(c.id.in_([key]) | (c.id == key), things) == (False, None)
+    assert pinned_key(c.tenant == "acme", things) == (False, None)
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,10 @@ json        document / array                       ``dict`` / ``list`` of plain 
 ==========  =====================================  ======================================
 
 The primary key is stored as ``_id``; every other field under its own name.
+A composite primary key (CONTRACT §22) is stored as an embedded document
+``_id: {<field>: <value>, …}`` in key order: a key lookup is one seek on the
+built-in unique ``_id`` index, and the server enforces the key's uniqueness.
+Queries, sorts and indexes name its fields by path, ``_id.<field>``.
 A missing field reads as ``None``.
 """
 
@@ -69,7 +73,9 @@ def bson_types(ftype: FieldType) -> tuple[str, ...]:
 
 
 def document_field(table: Table[Any], field: str) -> str:
-    """The document key of *field*: ``_id`` for the primary key."""
+    """The document key of *field*: ``_id`` for the primary key, ``_id.<f>`` in a composite one."""
+    if table.composite_key:
+        return f"_id.{field}" if field in table.key_fields else field
     return "_id" if field == table.primary_key else field
 
 
@@ -129,7 +135,16 @@ class Codec:
     their normal form (int64, Decimal128, dates as text, JSON).
     """
 
-    __slots__ = ("_decoded", "_encoders", "_fields", "_keys", "_values_of", "indexes", "table")
+    __slots__ = (
+        "_composite",
+        "_decoded",
+        "_encoders",
+        "_fields",
+        "_keys",
+        "_values_of",
+        "indexes",
+        "table",
+    )
 
     def __init__(self, table: Table[Any]) -> None:
         self.table = table
@@ -139,9 +154,12 @@ class Codec:
         self._values_of = _getter(tuple(self._keys.values()))
         decoders = ((name, _decoder(f.type)) for name, f in table.fields.items())
         self._decoded = tuple((name, decode) for name, decode in decoders if decode is not None)
-        #: The key lists of the collection's indexes, ``_id`` first.
+        self._composite = table.composite_key
+        #: The key lists of the collection's indexes, ``_id`` first (then, for a composite
+        #: key, the compound index over its fields' paths).
         self.indexes: tuple[tuple[str, ...], ...] = (
             ("_id",),
+            *((tuple(map(self.key, table.key_fields)),) if self._composite else ()),
             *(tuple(map(self.key, index.fields)) for index in table.indexes),
             *(tuple(map(self.key, unique.fields)) for unique in table.unique),
             *((self.key(shadow),) for shadow in table.shadows.values()),
@@ -159,6 +177,13 @@ class Codec:
             return {"$not": {"$type": list(_BSON_TYPES[Kind.JSON])}}
         return None  # {f: null}: null or missing
 
+    def encode_key(self, key: Any) -> Any:
+        """A normalised primary key as the value of ``_id`` (a document for a composite key)."""
+        table = self.table
+        if not self._composite:
+            return self.encode(table.primary_key, key)
+        return {f: self.encode(f, v) for f, v in zip(table.key_fields, key, strict=True)}
+
     def encode(self, field: str, value: Any) -> Any:
         """One storage-normal value as BSON."""
         encode = self._encoders[field]
@@ -171,10 +196,23 @@ class Codec:
         for field, value in values.items():
             encode = encoders[field]
             document[keys[field]] = value if value is None or encode is None else encode(value)
+        if self._composite:
+            return self._nest_key(document)
         return document
+
+    def _nest_key(self, document: dict[str, Any]) -> dict[str, Any]:
+        """*document* with every ``_id.<field>`` moved into ``_id``, in key order."""
+        paths = [self._keys[f] for f in self.table.key_fields]
+        if not all(path in document for path in paths):
+            return document  # partial values (an update's) never hold a key field
+        nested = {"_id": {path[4:]: document.pop(path) for path in paths}}
+        nested.update(document)
+        return nested
 
     def from_document(self, document: Mapping[str, Any]) -> Row:
         """A stored document as a storage-normal row; missing fields read as ``None``."""
+        if self._composite:
+            document = self._flatten_key(document)
         try:
             values = self._values_of(document)
         except KeyError:  # a document written by someone else, missing a field
@@ -185,6 +223,15 @@ class Codec:
             if value is not None:
                 row[field] = decode(value)
         return row
+
+    def _flatten_key(self, document: Mapping[str, Any]) -> dict[str, Any]:
+        flat = dict(document)
+        ident = flat.pop("_id", None)
+        if isinstance(ident, Mapping):
+            for field in self.table.key_fields:
+                if field in ident:
+                    flat[f"_id.{field}"] = ident[field]
+        return flat
 
 
 def _getter(keys: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:

@@ -74,9 +74,15 @@ def _details(exc: OperationFailure) -> Mapping[str, Any]:
 
 
 def _key_fields(details: Mapping[str, Any], table: Table[Any] | None) -> tuple[str, ...]:
-    primary_key = table.primary_key if table is not None else "_id"
+    primary_key = table.key_fields if table is not None else ("_id",)
     pattern = details.get("keyPattern") or {"_id": 1}
-    return tuple(primary_key if key == "_id" else str(key) for key in pattern)
+    fields: list[str] = []
+    for key in map(str, pattern):
+        if key == "_id":
+            fields.extend(primary_key)  # a composite key's _id is one document (CONTRACT §22)
+        else:
+            fields.append(key.removeprefix("_id."))
+    return tuple(fields)
 
 
 def translate(

@@ -48,6 +48,7 @@ from repokit.conditions import (
     Order,
     unknown_node,
 )
+from repokit.tables import Table
 from repokit_mongodb.codec import Codec
 
 __all__ = [
@@ -110,6 +111,9 @@ def to_query(condition: Condition, codec: Codec) -> dict[str, Any]:
         pattern = literal_regex(condition.pattern, condition.kind)
         return {codec.key(condition.field): {"$regex": pattern}}
     if isinstance(condition, Or):
+        ids = _key_documents(condition, codec)
+        if ids is not None:
+            return {"_id": {"$in": ids}}
         return {"$or": [to_query(item, codec) for item in condition.items]}
     if isinstance(condition, Not):
         return {"$nor": [to_query(condition.item, codec)]}
@@ -117,6 +121,30 @@ def to_query(condition: Condition, codec: Codec) -> dict[str, Any]:
         # The session resolves semi-joins before it asks (repokit.semijoins.resolve).
         raise TypeError(f"a semi-join reaches the query builder unresolved: {condition!r}")
     raise unknown_node(condition)  # mypy: every member of Condition is handled above
+
+
+def _key_documents(condition: Or, codec: Codec) -> list[Any] | None:
+    """The ``_id`` documents of a disjunction of composite keys, else ``None`` (CONTRACT §22).
+
+    :meth:`Table.keys_condition` makes one conjunction of equalities per key;
+    ``{_id: {$in: [documents]}}`` finds them on the ``_id`` index, one seek each.
+    """
+    table = codec.table
+    if not table.composite_key:
+        return None
+    fields = table.key_fields
+    ids: list[Any] = []
+    for item in condition.items:
+        if not isinstance(item, And) or len(item.items) != len(fields):
+            return None
+        parts = item.items
+        if not all(
+            isinstance(p, Compare) and p.op is Op.EQ and p.field == f
+            for p, f in zip(parts, fields, strict=True)
+        ):
+            return None
+        ids.append(codec.encode_key(tuple(p.value for p in parts)))  # type: ignore[union-attr]
+    return ids
 
 
 def _conjunction(parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -168,16 +196,26 @@ def sort_is_indexed(
     return False
 
 
-def pinned_key(condition: Condition, primary_key: str) -> tuple[bool, Any]:
-    """``(True, key)`` if *condition* requires ``primary_key == key``, else ``(False, None)``.
+def pinned_key(condition: Condition, table: Table[Any]) -> tuple[bool, Any]:
+    """``(True, key)`` if *condition* requires the primary key to be *key*, else ``(False, None)``.
 
-    Only a top-level equality (alone or among an ``And``'s items) counts: then
-    at most one document can match, and it can be read by ``_id`` alone.
+    Only top-level equalities (alone or among an ``And``'s items) count, one per
+    key field (CONTRACT §22: a composite key is a tuple): then at most one
+    document can match, and it can be read by ``_id`` alone.
     """
     # Not an interpreter: "pins nothing" is right for every other node, new ones included,
     # and one isinstance per item keeps this off the cost of every read.
     items = condition.items if isinstance(condition, And) else (condition,)
+    if not table.composite_key:
+        primary_key = table.primary_key
+        for item in items:
+            if isinstance(item, Compare) and item.op is Op.EQ and item.field == primary_key:
+                return True, item.value
+        return False, None
+    equal: dict[str, Any] = {}
     for item in items:
-        if isinstance(item, Compare) and item.op is Op.EQ and item.field == primary_key:
-            return True, item.value
+        if isinstance(item, Compare) and item.op is Op.EQ:
+            equal.setdefault(item.field, item.value)
+    if all(field in equal for field in table.key_fields):
+        return True, tuple(equal[field] for field in table.key_fields)
     return False, None

@@ -59,8 +59,16 @@ def validator(table: Table[Any], codec: Codec) -> dict[str, Any]:
             assert ftype.enum is not None
             values = [codec.encode(name, member.value) for member in ftype.enum]
             rule["enum"] = [*values, None] if ftype.nullable else values
-        properties[key] = rule
-        if not ftype.nullable:
+        if key.startswith("_id."):  # a field of a composite key: in the _id document
+            ident = properties.setdefault(
+                "_id", {"bsonType": "object", "required": [], "properties": {}}
+            )
+            ident["properties"][name] = rule
+            ident["required"].append(name)
+            key = "_id"
+        else:
+            properties[key] = rule
+        if not ftype.nullable and key not in required:
             required.append(key)
     return {"$jsonSchema": {"bsonType": "object", "required": required, "properties": properties}}
 
@@ -106,7 +114,8 @@ def partial_filter(unique: Unique, table: Table[Any], codec: Codec) -> dict[str,
     clauses = [
         {codec.key(field): {"$type": list(bson_types(table.fields[field].type))}}
         for field in unique.fields
-        if table.fields[field].type.nullable
+        # Where nulls are equal the null documents take part too (CONTRACT §22).
+        if table.fields[field].type.nullable and not unique.nulls_equal
     ]
     if unique.where is not None:
         clauses.extend(_clauses(unique.where, table, codec))
@@ -121,6 +130,11 @@ def index_models(table: Table[Any], codec: Codec) -> list[IndexModel]:
         IndexModel([(codec.key(f), ASCENDING) for f in index.fields], name=index.name)
         for index in table.indexes
     ]
+    if table.composite_key:
+        # _id equality is one seek on the _id index; conditions and orders on a prefix
+        # of the key's fields (a scope) need an index over their paths (CONTRACT §22).
+        name = constraint_name("ix", table.name, ("pk", *table.key_fields), limit=None)
+        models.append(IndexModel([(codec.key(f), ASCENDING) for f in table.key_fields], name=name))
     for unique in table.unique:
         options: dict[str, Any] = {"name": unique.name, "unique": True}
         where = partial_filter(unique, table, codec)

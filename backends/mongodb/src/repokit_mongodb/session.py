@@ -163,7 +163,7 @@ class MongoSession(BackendSession):
         query = await self._resolved_query(query)
         if query.limit == 0:
             return []
-        pinned, key = pinned_key(query.where, query.table.primary_key)
+        pinned, key = pinned_key(query.where, query.table)
         if pinned:
             rows = await self._by_key(collection, codec, query.where, key)
             end = None if query.limit is None else query.offset + query.limit
@@ -197,7 +197,7 @@ class MongoSession(BackendSession):
         """
         with map_errors(codec.table):
             document = await collection.find_one(
-                {"_id": codec.encode(codec.table.primary_key, key)}, session=self._session
+                {"_id": codec.encode_key(key)}, session=self._session
             )
         if document is None:
             return []
@@ -207,7 +207,7 @@ class MongoSession(BackendSession):
     async def count(self, table: Table[Any], where: Condition) -> int:
         collection, codec = await self._collection(table)
         where = await self._resolved(where)
-        pinned, key = pinned_key(where, table.primary_key)
+        pinned, key = pinned_key(where, table)
         if pinned:
             return len(await self._by_key(collection, codec, where, key))
         with map_errors(table):
@@ -272,7 +272,7 @@ class MongoSession(BackendSession):
         # One find of at most one document, projected to its _id (CONTRACT §19).
         collection, codec = await self._collection(table)
         where = await self._resolved(where)
-        pinned, key = pinned_key(where, table.primary_key)
+        pinned, key = pinned_key(where, table)
         if pinned:
             return bool(await self._by_key(collection, codec, where, key))
         with map_errors(table):
@@ -292,7 +292,7 @@ class MongoSession(BackendSession):
         """
         collection, codec = await self._collection(table, write=True)
         where = await self._resolved(where)
-        pinned, key = pinned_key(where, table.primary_key)
+        pinned, key = pinned_key(where, table)
         if not self._transactional:
             if not pinned:
                 return await super().delete_returning(table, where)
@@ -308,7 +308,7 @@ class MongoSession(BackendSession):
                 found = collection.find(to_query(where, codec), session=self._session)
                 rows = [codec.from_document(document) for document in await found.to_list()]
         if rows:
-            ids = [codec.encode(table.primary_key, row[table.primary_key]) for row in rows]
+            ids = [codec.encode_key(table.key_of(row)) for row in rows]
             with map_errors(table):
                 await collection.delete_many({"_id": {"$in": ids}}, session=self._session)
         return rows
@@ -372,12 +372,12 @@ class MongoSession(BackendSession):
         transaction runner retries). Outside a transaction the write repeats
         the condition, so it stays one atomic step.
         """
-        pinned, key = pinned_key(where, codec.table.primary_key)
+        pinned, key = pinned_key(where, codec.table)
         if not (pinned and self._transactional):
             return to_query(where, codec)
         if not await self._by_key(collection, codec, where, key):
             return None
-        return {"_id": codec.encode(codec.table.primary_key, key)}
+        return {"_id": codec.encode_key(key)}
 
     async def update_one(
         self,
@@ -409,7 +409,7 @@ class MongoSession(BackendSession):
                     session=self._session,
                 )
             return None if document is None else codec.from_document(document)
-        pinned, key = pinned_key(where, table.primary_key)
+        pinned, key = pinned_key(where, table)
         if not (pinned and self._transactional):
             return await super().update_one(table, where, values, increment=increment)
         found = await self._by_key(collection, codec, where, key)
@@ -419,7 +419,7 @@ class MongoSession(BackendSession):
         if change:
             with map_errors(table):
                 result = await collection.update_one(
-                    {"_id": codec.encode(table.primary_key, key)}, change, session=self._session
+                    {"_id": codec.encode_key(key)}, change, session=self._session
                 )
             if result.matched_count == 0:  # pragma: no cover - the snapshot still holds it
                 return None

@@ -140,6 +140,10 @@ class _Compiler:
         if tag == COMPARE:
             return self.compare(key[1], key[2], key[3], negated)
         if tag in (AND, OR):
+            if tag == OR and not negated:
+                rows = self.row_values(key[1])
+                if rows is not None:
+                    return rows
             parts = [self.compile(item, negated) for item in key[1]]
             # De Morgan: NOT (a AND b) = NOT a OR NOT b.
             return sa.or_(*parts) if (tag == AND) == negated else sa.and_(*parts)
@@ -175,6 +179,39 @@ class _Compiler:
         correlated = [alias.c[field] == self.columns.c[outer] for field, outer in pairs]
         found = sa.exists().where(*correlated, nested.compile(where, False))
         return sa.not_(found) if negated else found
+
+    def row_values(self, items: Sequence[Any]) -> ColumnElement[bool] | None:
+        """``(f1, f2) IN ((?, ?), …)`` for a disjunction of equalities on non-null fields.
+
+        What :meth:`Table.keys_condition` makes of a chunk of composite keys
+        (CONTRACT §22): said as one row-value ``IN``, which both databases
+        seek an index with, where a long ``OR`` would exceed SQLite's limit on
+        expression depth (1000). ``None`` for any other disjunction.
+        """
+        fields: tuple[str, ...] | None = None
+        slots: list[tuple[int, ...]] = []
+        for item in items:
+            if item is True or item is False or item[0] != AND:
+                return None
+            parts = item[1]
+            if not all(p[0] == COMPARE and p[2] is Op.EQ for p in parts):
+                return None
+            names = tuple(p[1] for p in parts)
+            if fields is None:
+                fields = names
+                if len(set(names)) < len(names) or any(self.column(f)[1] for f in names):
+                    return None
+            elif names != fields:
+                return None
+            slots.append(tuple(p[3] for p in parts))
+        if fields is None:
+            return None
+        columns = [self.columns.c[f] for f in fields]
+        rows = [
+            sa.tuple_(*(self.bind(s, c.type) for s, c in zip(row, columns, strict=True)))
+            for row in slots
+        ]
+        return sa.tuple_(*columns).in_(rows)
 
     def compare(self, field: str, op: Op, slot: int, negated: bool) -> ColumnElement[bool]:
         column, nullable = self.column(field)

@@ -46,6 +46,11 @@ def declared_indexes(table: sa.Table, dialect: str) -> dict[str, IndexSpec]:
     for index in table.indexes:
         if not isinstance(index.name, str):
             continue
+        made_for = index.info.get("repokit_dialect")
+        if made_for is not None and (made_for != dialect or dialect == "sqlite"):
+            # Another dialect's form of a null-equal key; SQLite's is on expressions,
+            # which its inspector does not reflect: not compared (CONTRACT §22).
+            continue
         options = index.dialect_options[dialect] if dialect in ("postgresql", "sqlite") else {}
         partial = True if options.get("where") is not None else None
         fields = tuple(column.name for column in index.columns)

@@ -32,7 +32,7 @@ __all__ = ["duplicate_key", "translate"]
 
 def duplicate_key(table: Table[Any], error: DriverError) -> tuple[str, ...]:
     """The fields of the key a duplicate-key error names."""
-    pk = (table.primary_key,)
+    pk = table.key_fields
     if error.constraint is not None:
         for unique in table.unique:
             if unique.name == error.constraint:

@@ -132,9 +132,9 @@ def define_table(
                 # Named: Alembic's batch mode (SQLite's ALTER) drops unnamed CHECKs.
                 constraint = sa.CheckConstraint(check, name=_name("ck", table.name, (name, what)))
                 items.append(constraint if only else constraint.ddl_if(dialect=spelling.name))
-    items.append(sa.PrimaryKeyConstraint(table.primary_key, name=_name("pk", table.name, ())))
+    items.append(sa.PrimaryKeyConstraint(*table.key_fields, name=_name("pk", table.name, ())))
     for unique in table.unique:
-        if unique.where is None:
+        if unique.where is None and not unique.nulls_equal:
             items.append(sa.UniqueConstraint(*unique.fields, name=unique.name))
     options: dict[str, Any] = {}
     for spelling in spellings:
@@ -142,7 +142,9 @@ def define_table(
     result = sa.Table(table.name, metadata, *items, **options)
 
     for unique in table.unique:
-        if unique.where is not None:
+        if unique.nulls_equal:
+            _null_equal_key(table, unique, result, spellings, only=only)
+        elif unique.where is not None:
             where: dict[str, Any] = {
                 f"{spelling.name}_where": compile_condition(unique.where, table, result, spelling)
                 for spelling in spellings
@@ -153,6 +155,38 @@ def define_table(
         sa.Index(index.name, *(result.c[f] for f in index.fields))
     _shadow_indexes(table, result, [*keys, *(u.fields for u in table.unique)])
     return result
+
+
+def _null_equal_key(
+    table: Table[Any], unique: Unique, result: sa.Table, spellings: list[SQLSpelling], *, only: bool
+) -> None:
+    """The unique index of a key whose nulls are equal, per dialect (CONTRACT §22).
+
+    PostgreSQL (15 and later) says it natively, ``NULLS NOT DISTINCT``. SQLite
+    has no such clause: its index is over ``(f IS NULL, ifnull(f, 0))`` for each
+    nullable field ``f`` (each other field as it is), so a null equals a null
+    and never a value, ``0`` included (the ``IS NULL`` part tells them apart).
+    """
+    for spelling in spellings:
+        options: dict[str, Any] = {}
+        if unique.where is not None:
+            where = compile_condition(unique.where, table, result, spelling)
+            options[f"{spelling.name}_where"] = where
+        if spelling.name == "postgresql":
+            columns: list[Any] = [result.c[f] for f in unique.fields]
+            options["postgresql_nulls_not_distinct"] = True
+        else:
+            columns = []
+            for field in unique.fields:
+                column = result.c[field]
+                if table.fields[field].type.nullable:
+                    columns += [column.is_(None), sa.func.ifnull(column, sa.literal_column("0"))]
+                else:
+                    columns.append(column)
+        index = sa.Index(unique.name, *columns, unique=True, **options)
+        index.info["repokit_dialect"] = spelling.name
+        if not only:
+            index.ddl_if(dialect=spelling.name)
 
 
 def _shadow_indexes(table: Table[Any], result: sa.Table, keys: list[tuple[str, ...]]) -> None:

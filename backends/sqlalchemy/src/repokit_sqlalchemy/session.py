@@ -331,7 +331,7 @@ class SQLAlchemySession(BackendSession):
                 lambda bind: self._windowed(query, planned, bind, outer=True),
             )
             records = await self._fetch(table, statement, params)
-            pk = reader.names.index(table.primary_key)
+            pk = reader.names.index(table.key_fields[0])
             rows = [reader.row(record) for record in records if record[pk] is not None]
         else:
             rows = reader.rows(records)
@@ -354,7 +354,9 @@ class SQLAlchemySession(BackendSession):
         if probed:
             # EXISTS (…) OR EXISTS (…): evaluated left to right, the first found wins.
             found = [
-                sa.select(sql.c[table.primary_key]).where(self._where(table, probe, bind)).exists()
+                sa.select(sql.c[table.key_fields[0]])
+                .where(self._where(table, probe, bind))
+                .exists()
                 for probe in probed
             ]
             extras.append(sa.or_(*found).label(_PROBED))
@@ -452,6 +454,12 @@ class SQLAlchemySession(BackendSession):
         self._writable("upsert")
         table = upsert.table
         insert = self._dialect.upsert_insert(sql_table(table))
+        key = upsert.key
+        if key is not None and key.nulls_equal and self._dialect.name != "postgresql":
+            # The emulated key's index is on expressions, which ON CONFLICT (fields)
+            # cannot name: read the holder, then write, in one transaction (CONTRACT §22).
+            insert = None
+            self._undo_single_statement()
         if insert is None:
             return await super().upsert(upsert)
         tells = self._dialect.upsert_inserted()

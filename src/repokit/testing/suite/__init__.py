@@ -12,6 +12,7 @@ from repokit.testing.suite import (
     bulk,
     cancellation,
     checked_scopes,
+    composite,
     cursors,
     limits,
     maintained,
@@ -38,6 +39,7 @@ from repokit.testing.suite.batches import *  # noqa: F403
 from repokit.testing.suite.bulk import *  # noqa: F403
 from repokit.testing.suite.cancellation import *  # noqa: F403
 from repokit.testing.suite.checked_scopes import *  # noqa: F403
+from repokit.testing.suite.composite import *  # noqa: F403
 from repokit.testing.suite.cursors import *  # noqa: F403
 from repokit.testing.suite.limits import *  # noqa: F403
 from repokit.testing.suite.maintained import *  # noqa: F403
@@ -86,6 +88,7 @@ _MODULES = (
     upserts,
     maintained,
     checked_scopes,
+    composite,
 )
 
 __all__ = [name for module in _MODULES for name in module.__all__]
