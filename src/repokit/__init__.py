@@ -51,6 +51,7 @@ from repokit.pagination import (
     Page,
     Pagination,
 )
+from repokit.references import OnPurge, Reference
 from repokit.registry import register_backend
 from repokit.replicas import Replicas
 from repokit.repository import Repository
@@ -117,6 +118,7 @@ __all__ = [
     "MaxLength",
     "Numeric",
     "OffsetPagination",
+    "OnPurge",
     "OptionalState",
     "Order",
     "Outcome",
@@ -124,6 +126,7 @@ __all__ = [
     "Pagination",
     "Purger",
     "Querier",
+    "Reference",
     "Remedy",
     "Replicas",
     "Repository",

@@ -42,6 +42,7 @@ from repokit.errors import (
     UnsupportedOperation,
     excerpt,
 )
+from repokit.references import Reference, bind_reference
 from repokit.sizes import EntitySize
 from repokit.types import FieldType, Kind, parse_annotation
 from repokit.values import Rejected, converter, floor_datetime
@@ -238,6 +239,8 @@ class Table(Generic[T, ID]):
         primary_key_error: the domain exception a collision on the primary
             key raises instead of ``EntityAlreadyExists``, as ``Unique(error=...)``
             does for a unique key (CONTRACT §21).
+        references: the other tables whose primary keys fields of this one hold
+            (:class:`~repokit.references.Reference`, CONTRACT §23).
 
     Raises:
         InvalidTableDefinition: naming the entity and the field at fault.
@@ -257,6 +260,7 @@ class Table(Generic[T, ID]):
         key_type: type[ID] | Callable[[Any], ID] | None = None,
         timestamps: Timestamps | None = None,
         primary_key_error: type[Exception] | None = None,
+        references: Iterable[Reference] = (),
     ) -> None:
         ename = getattr(entity, "__name__", repr(entity))
         self.entity: type[T] = entity
@@ -370,6 +374,20 @@ class Table(Generic[T, ID]):
             i for i, n in enumerate(self.declared) if n in self.maintained
         )
         self._decoders = self._make_decoders()
+        if isinstance(references, Reference):
+            raise self._fail(str(references.fields), "references takes a collection of References")
+        #: The references this table's fields hold (CONTRACT §23).
+        self.references: tuple[Reference, ...] = tuple(
+            bind_reference(self, spec) for spec in references
+        )
+        #: The references other tables hold to this one (added as they are defined).
+        self.referenced_by: list[Reference] = []
+        for reference in self.references:
+            reference.target.referenced_by.append(reference)
+        #: The fields of this table some reference holds.
+        self.referencing: frozenset[str] = frozenset(
+            f for reference in self.references for f in reference.fields
+        )
         self._field_values = _item_reader(self.declared)
         self._positional = _takes_fields_positionally(entity, self.declared)
 
