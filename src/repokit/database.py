@@ -36,10 +36,16 @@ from repokit.capabilities import Capabilities, describe
 from repokit.conditions import Condition
 from repokit.cursors import DEFAULT_KEY, CursorCodec
 from repokit.drift import Remedy, SchemaChange
-from repokit.integrity import dependency_order, purge_dependents, require_parents
+from repokit.integrity import (
+    dependency_order,
+    purge_dependents,
+    reference_error,
+    require_parents,
+)
 from repokit.errors import (
     BackendUnavailable,
     EntityAlreadyExists,
+    IntegrityViolation,
     InvalidQuery,
     RepositoryError,
     SchemaDrift,
@@ -176,6 +182,11 @@ class Session:
             if table is not None and isinstance(exc, EntityAlreadyExists):
                 # The key's declared domain exception, chained to repokit's (CONTRACT §21).
                 domain = table.domain_error(exc)
+                if domain is not None:
+                    raise domain from exc
+            if table is not None and isinstance(exc, IntegrityViolation) and exc.reference:
+                # A FOREIGN KEY the database enforced: the reference's exception (CONTRACT §23).
+                domain = reference_error(table, exc)
                 if domain is not None:
                     raise domain from exc
             raise

@@ -39,6 +39,7 @@ __all__ = [
     "dependency_order",
     "matching",
     "purge_dependents",
+    "reference_error",
     "reference_errors",
     "require_parents",
 ]
@@ -202,6 +203,14 @@ async def _restrict(
                     value=value,
                 ),
             )
+
+
+def reference_error(table: Table[Any], violation: IntegrityViolation) -> Exception | None:
+    """The declared exception of the reference *violation* names (to or from *table*), built."""
+    for reference in (*table.references, *table.referenced_by):
+        if reference.name == violation.reference and reference.error is not None:
+            return reference.error(violation)
+    return None
 
 
 def reference_errors(table: Table[Any]) -> tuple[type[Exception], ...]:

@@ -21,6 +21,7 @@ from repokit.testing.suite import (
     predicates,
     properties,
     reads,
+    references,
     scoping,
     smoke,
     soft_delete,
@@ -45,6 +46,7 @@ from repokit.testing.suite.pagination import *  # noqa: F403
 from repokit.testing.suite.predicates import *  # noqa: F403
 from repokit.testing.suite.properties import *  # noqa: F403
 from repokit.testing.suite.reads import *  # noqa: F403
+from repokit.testing.suite.references import *  # noqa: F403
 from repokit.testing.suite.scoping import *  # noqa: F403
 from repokit.testing.suite.smoke import *  # noqa: F403
 from repokit.testing.suite.soft_delete import *  # noqa: F403
@@ -80,6 +82,7 @@ _MODULES = (
     reads,
     upserts,
     maintained,
+    references,
 )
 
 __all__ = [name for module in _MODULES for name in module.__all__]
