@@ -36,12 +36,6 @@ from repokit.capabilities import Capabilities, describe
 from repokit.conditions import Condition
 from repokit.cursors import DEFAULT_KEY, CursorCodec
 from repokit.drift import Remedy, SchemaChange
-from repokit.integrity import (
-    dependency_order,
-    purge_dependents,
-    reference_error,
-    require_parents,
-)
 from repokit.errors import (
     BackendUnavailable,
     EntityAlreadyExists,
@@ -52,6 +46,12 @@ from repokit.errors import (
     TransactionAborted,
     TransactionConflict,
     UnsupportedOperation,
+)
+from repokit.integrity import (
+    dependency_order,
+    purge_dependents,
+    reference_error,
+    require_parents,
 )
 from repokit.observability import DATABASE_LOG, Telemetry, log_conflict, log_session_end
 from repokit.registry import backend_for_url

@@ -66,7 +66,9 @@ def _require(session: Session, table: Table[Any], what: str) -> None:
         raise UnsupportedOperation(f"{table.entity_name}: {what}: {describe('references')}")
 
 
-def _needed(table: Table[Any], rows: Iterable[Mapping[str, Any]]) -> list[tuple[Reference, list[Key]]]:
+def _needed(
+    table: Table[Any], rows: Iterable[Mapping[str, Any]]
+) -> list[tuple[Reference, list[Key]]]:
     """Each reference the *rows* (complete rows, or an update's values) set, with its keys."""
     needed: list[tuple[Reference, list[Key]]] = []
     rows = list(rows)
@@ -179,9 +181,7 @@ async def purge_dependents(session: Session, table: Table[Any], where: Condition
         raise
 
 
-async def _restrict(
-    session: Session, reference: Reference, keys: Sequence[Key], size: int
-) -> None:
+async def _restrict(session: Session, reference: Reference, keys: Sequence[Key], size: int) -> None:
     child = reference.child
     for part in _chunks(keys, size):
         columns = tuple(dict.fromkeys((child.primary_key, *reference.fields)))

@@ -92,7 +92,7 @@ def bind_reference(table: Table[Any], spec: Any) -> Reference:
     Raises:
         InvalidTableDefinition: naming the entity and the field at fault.
     """
-    from repokit.tables import Table, constraint_name  # noqa: PLC0415 - tables imports this
+    from repokit.tables import Table, constraint_name
 
     ename = table.entity_name
     if not isinstance(spec, Reference):

@@ -115,9 +115,7 @@ def _spec(columns: Sequence[str], target: str, refcolumns: Sequence[str], ondele
     return f"({', '.join(columns)}) -> {target}({', '.join(refcolumns)}) on delete {on_delete}"
 
 
-def _reference_changes(
-    table: str, declared: sa.Table, found: Sequence[Any]
-) -> list[SchemaChange]:
+def _reference_changes(table: str, declared: sa.Table, found: Sequence[Any]) -> list[SchemaChange]:
     """The FOREIGN KEYs (CONTRACT §23) to add or drop, compared by what they say.
 
     Names are not compared (SQLite reflects none for some tables); a stored

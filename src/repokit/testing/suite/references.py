@@ -162,9 +162,7 @@ class TestReferenceChecks:
         assert await _find(repos.files, bad.id) is None
 
     @pytest.mark.asyncio
-    async def test_none_references_nothing(
-        self, repokit_db: Database, repokit_tenant: str
-    ) -> None:
+    async def test_none_references_nothing(self, repokit_db: Database, repokit_tenant: str) -> None:
         repos = _Repos(repokit_db)
         tag = await repos.tags.create(Tag(uuid.uuid4(), repokit_tenant, None))
         assert (await repos.tags.get(tag.id)).folder is None
