@@ -69,7 +69,7 @@ def test_a_reference_that_does_not_fit_the_targets_key_is_refused(
 
 def test_set_null_needs_nullable_fields() -> None:
     parents = _parent()
-    with pytest.raises(InvalidTableDefinition, match="Child.parent: on_purge=SET_NULL"):
+    with pytest.raises(InvalidTableDefinition, match=r"Child\.parent: on_purge=SET_NULL"):
         _child(Reference(("parent",), parents, on_purge=OnPurge.SET_NULL))
     assert _child(Reference(("maybe",), parents, on_purge=OnPurge.SET_NULL)).references
 

@@ -14,6 +14,7 @@ tests run on ``rk_folders`` and its children (``rk_files`` → ``rk_chunks``,
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from typing import Any
 
@@ -307,17 +308,15 @@ class TestOnPurge:
             except (RepositoryError, FolderPinned) as exc:
                 failures.append(exc)
 
-        created: list[File | Pin] = []
-        for _ in range(12):
+        shuffle = random.Random(23).shuffle
+        for round_ in range(30):
             folder = await _folder(repos, repokit_tenant)
-            children = [_file(repokit_tenant, folder.id) for _ in range(3)]
-            pin = Pin(uuid.uuid4(), repokit_tenant, folder.id)
-            created += [*children, pin]
-            await asyncio.gather(
-                *(attempt(repos.files.create(child)) for child in children),
-                attempt(repos.pins.create(pin)),
-                attempt(repos.folders.purge(folder.id)),
-            )
+            work = [repos.files.create(_file(repokit_tenant, folder.id)) for _ in range(3)]
+            if round_ % 2:  # a pin: the purge is refused while it stands (RESTRICT)
+                work.append(repos.pins.create(Pin(uuid.uuid4(), repokit_tenant, folder.id)))
+            work.append(repos.folders.purge(folder.id))
+            shuffle(work)
+            await asyncio.gather(*(attempt(w) for w in work))
         for exc in failures:
             assert isinstance(exc, RepositoryError | FolderPinned), exc
             assert not isinstance(exc, TransactionAborted) or exc.__cause__ is not None
