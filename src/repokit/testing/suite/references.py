@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
+from collections.abc import Coroutine
 from typing import Any
 
 import pytest
@@ -311,7 +312,9 @@ class TestOnPurge:
         shuffle = random.Random(23).shuffle
         for round_ in range(30):
             folder = await _folder(repos, repokit_tenant)
-            work = [repos.files.create(_file(repokit_tenant, folder.id)) for _ in range(3)]
+            work: list[Coroutine[Any, Any, Any]] = [
+                repos.files.create(_file(repokit_tenant, folder.id)) for _ in range(3)
+            ]
             if round_ % 2:  # a pin: the purge is refused while it stands (RESTRICT)
                 work.append(repos.pins.create(Pin(uuid.uuid4(), repokit_tenant, folder.id)))
             work.append(repos.folders.purge(folder.id))
