@@ -40,7 +40,8 @@ async def test_a_child_write_holds_its_parent_by_writing_a_hidden_field(
     await Repository(db, files).create(File(uuid.uuid4(), "t", folder.id))
     name = database_name_of(mongodb_url) or "repokit_test"
     stored = await client[name][folders.name].find_one({"_id": folder.id})
-    assert stored is not None and stored["_rk_held"] == 1
+    assert stored is not None
+    assert stored["_rk_held"] == 1
     # The hidden field is never read back.
     assert await Repository(db, folders).get(folder.id) == folder
 
