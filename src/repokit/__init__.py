@@ -52,6 +52,7 @@ from repokit.pagination import (
     Page,
     Pagination,
 )
+from repokit.references import OnPurge, Reference
 from repokit.registry import register_backend
 from repokit.replicas import Replicas
 from repokit.repository import Repository
@@ -118,6 +119,7 @@ __all__ = [
     "MaxLength",
     "Numeric",
     "OffsetPagination",
+    "OnPurge",
     "OptionalState",
     "Order",
     "Outcome",
@@ -125,6 +127,7 @@ __all__ = [
     "Pagination",
     "Purger",
     "Querier",
+    "Reference",
     "Remedy",
     "Replicas",
     "Repository",

@@ -347,6 +347,19 @@ class BackendSession(ABC):
         probe = Select(table, where, limit=1, columns=table.key_fields)
         return bool(await self.select(probe))
 
+    async def hold(self, table: Table[Any], where: Condition) -> int:
+        """Count the rows matching *where*, keeping them from being purged meanwhile.
+
+        What a write referencing parents runs (CONTRACT §23): until the
+        session ends, a concurrent purge of a counted row must wait for it or
+        fail, so that the child never outlives its parent. The default counts:
+        right where the database enforces the reference itself (a SQL foreign
+        key) or writers take turns (the reference backend, SQLite). A backend
+        that emulates references under snapshot isolation overrides it to
+        *write* the rows (MongoDB), so that the purge write-conflicts with it.
+        """
+        return await self.count(table, where)
+
     async def delete_returning(self, table: Table[Any], where: Condition) -> list[Row]:
         """Remove the matching rows and return them as they were, in no particular order.
 

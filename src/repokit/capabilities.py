@@ -51,6 +51,14 @@ class Capabilities:
         default=True,
         metadata=_doc("several sessions may be open at once on one Database"),
     )
+    references: bool = field(
+        default=True,
+        metadata=_doc(
+            "references between tables are enforced (CONTRACT §23): a write needing a "
+            "parent, or a purge of a referenced parent, is atomic with its check (it needs "
+            "transactions where the backend emulates them)"
+        ),
+    )
     max_indexed_text_bytes: int | None = field(
         default=None,
         metadata=_doc(

@@ -39,12 +39,19 @@ from repokit.drift import Remedy, SchemaChange
 from repokit.errors import (
     BackendUnavailable,
     EntityAlreadyExists,
+    IntegrityViolation,
     InvalidQuery,
     RepositoryError,
     SchemaDrift,
     TransactionAborted,
     TransactionConflict,
     UnsupportedOperation,
+)
+from repokit.integrity import (
+    dependency_order,
+    purge_dependents,
+    reference_error,
+    require_parents,
 )
 from repokit.observability import DATABASE_LOG, Telemetry, log_conflict, log_session_end
 from repokit.registry import backend_for_url
@@ -177,6 +184,11 @@ class Session:
                 domain = table.domain_error(exc)
                 if domain is not None:
                     raise domain from exc
+            if table is not None and isinstance(exc, IntegrityViolation) and exc.reference:
+                # A FOREIGN KEY the database enforced: the reference's exception (CONTRACT §23).
+                domain = reference_error(table, exc)
+                if domain is not None:
+                    raise domain from exc
             raise
         self._ran = True
         return result
@@ -216,6 +228,8 @@ class Session:
     # -- the SPI calls, each aborting the transaction when it fails ---------------------------
 
     async def insert(self, table: Table[Any], rows: Sequence[Row]) -> None:
+        if table.references:
+            await require_parents(self, table, rows)
         await self.run(lambda backend: backend.insert(table, rows), "insert", table, None, rows)
 
     async def select(self, query: Select) -> list[Row]:
@@ -252,6 +266,8 @@ class Session:
         *,
         increment: Sequence[str] = (),
     ) -> int:
+        if table.references and not table.referencing.isdisjoint(values):
+            await require_parents(self, table, (values,))
         return await self.run(
             lambda backend: backend.update(table, where, values, increment=increment),
             "update",
@@ -268,6 +284,8 @@ class Session:
         *,
         increment: Sequence[str] = (),
     ) -> Row | None:
+        if table.references and not table.referencing.isdisjoint(values):
+            await require_parents(self, table, (values,))
         return await self.run(
             lambda backend: backend.update_one(table, where, values, increment=increment),
             "update_one",
@@ -277,11 +295,19 @@ class Session:
         )
 
     async def delete(self, table: Table[Any], where: Condition) -> int:
+        if table.referenced_by:
+            await purge_dependents(self, table, where)
         return await self.run(lambda backend: backend.delete(table, where), "delete", table, where)
 
     # -- upsert --
 
     async def upsert(self, upsert: Upsert) -> UpsertResult:
+        table = upsert.table
+        if table.references:
+            # The row it may insert, and the values it may set (CONTRACT §23).
+            await require_parents(self, table, (upsert.row,))
+            if not table.referencing.isdisjoint(upsert.values):
+                await require_parents(self, table, (upsert.values,))
         return await self.run(
             lambda backend: backend.upsert(upsert),
             "upsert",
@@ -295,7 +321,12 @@ class Session:
     async def exists(self, table: Table[Any], where: Condition) -> bool:
         return await self.run(lambda backend: backend.exists(table, where), "exists", table, where)
 
+    async def hold(self, table: Table[Any], where: Condition) -> int:
+        return await self.run(lambda backend: backend.hold(table, where), "hold", table, where)
+
     async def delete_returning(self, table: Table[Any], where: Condition) -> list[Row]:
+        if table.referenced_by:
+            await purge_dependents(self, table, where)
         return await self.run(
             lambda backend: backend.delete_returning(table, where),
             "delete_returning",
@@ -551,7 +582,7 @@ class Database:
         Raises:
             SchemaDrift: changes this call may not apply; nothing was changed.
         """
-        flat = _tables(tables)
+        flat = dependency_order(_tables(tables))
         changes = await self.backend.schema_changes(flat)
         allowed = (Remedy.CREATE, Remedy.RECONCILE) if reconcile else (Remedy.CREATE,)
         blocked = [change for change in changes if change.remedy not in allowed]
@@ -574,8 +605,8 @@ class Database:
         return await self.backend.schema_changes(_tables(tables))
 
     async def drop_tables(self, *tables: Table[Any]) -> None:
-        """Drop *tables* and all their data."""
-        await self.backend.drop_tables(_tables(tables))
+        """Drop *tables* and all their data (children before the tables they reference)."""
+        await self.backend.drop_tables(dependency_order(_tables(tables))[::-1])
 
     def _session(
         self, read_only: bool, single: bool = False, primary: bool = False

@@ -42,6 +42,8 @@ class SchemaAction(enum.StrEnum):
     CREATE_INDEX = "create index"
     DROP_INDEX = "drop index"
     REPLACE_INDEX = "replace index"
+    ADD_REFERENCE = "add reference"
+    DROP_REFERENCE = "drop reference"
 
 
 class Remedy(enum.StrEnum):

@@ -207,11 +207,29 @@ class EntityAlreadyExists(RepositoryError):
 
 
 class IntegrityViolation(RepositoryError):
-    """A constraint other than a unique key failed (foreign key, check)."""
+    """A constraint other than a unique key failed (a reference, a check).
 
-    def __init__(self, entity: str, detail: str) -> None:
+    Attributes:
+        entity: the entity (table) name.
+        reference: the name of the reference (CONTRACT §23) that failed, when known.
+        fields: the referencing fields, when known.
+        value: the referencing value (a tuple, one item per field), when known.
+    """
+
+    def __init__(
+        self,
+        entity: str,
+        detail: str,
+        *,
+        reference: str | None = None,
+        fields: tuple[str, ...] = (),
+        value: Any = None,
+    ) -> None:
         super().__init__(f"{entity}: integrity violation: {clip(detail)}")
         self.entity = entity
+        self.reference = reference
+        self.fields = fields
+        self.value = value
 
 
 class ConcurrentModification(RepositoryError):

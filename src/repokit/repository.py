@@ -99,6 +99,9 @@ class Repository(Generic[T, ID]):
         """
         if session is not None:
             return await work(session)
+        table = self.table
+        if single and (table.references or table.referenced_by):
+            single = False  # the reference checks and their effects are more statements (§23)
         return await self.database._run(work, single=single)
 
     async def _read(self, session: Session | None, work: Callable[[Session], Awaitable[R]]) -> R:

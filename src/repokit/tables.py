@@ -42,6 +42,7 @@ from repokit.errors import (
     UnsupportedOperation,
     excerpt,
 )
+from repokit.references import Reference, bind_reference
 from repokit.sizes import EntitySize
 from repokit.types import FieldType, Kind, parse_annotation
 from repokit.values import Rejected, converter, floor_datetime
@@ -259,6 +260,8 @@ class Table(Generic[T, ID]):
         scope_required: every operation on the table needs an explicit
             ``scope=`` (``GlobalScope()`` for unscoped access); ``scope=None``
             raises ``InvalidQuery`` before any I/O (CONTRACT §24).
+        references: the other tables whose primary keys fields of this one hold
+            (:class:`~repokit.references.Reference`, CONTRACT §23).
 
     Attributes:
         key_fields: the primary key's fields, in key order (one for a
@@ -288,6 +291,7 @@ class Table(Generic[T, ID]):
         timestamps: Timestamps | None = None,
         primary_key_error: type[Exception] | None = None,
         scope_required: bool = False,
+        references: Iterable[Reference] = (),
     ) -> None:
         ename = getattr(entity, "__name__", repr(entity))
         self.entity: type[T] = entity
@@ -410,6 +414,20 @@ class Table(Generic[T, ID]):
             i for i, n in enumerate(self.declared) if n in self.maintained
         )
         self._decoders = self._make_decoders()
+        if isinstance(references, Reference):
+            raise self._fail(str(references.fields), "references takes a collection of References")
+        #: The references this table's fields hold (CONTRACT §23).
+        self.references: tuple[Reference, ...] = tuple(
+            bind_reference(self, spec) for spec in references
+        )
+        #: The references other tables hold to this one (added as they are defined).
+        self.referenced_by: list[Reference] = []
+        for reference in self.references:
+            reference.target.referenced_by.append(reference)
+        #: The fields of this table some reference holds.
+        self.referencing: frozenset[str] = frozenset(
+            f for reference in self.references for f in reference.fields
+        )
         self._field_values = _item_reader(self.declared)
         self._positional = _takes_fields_positionally(entity, self.declared)
 

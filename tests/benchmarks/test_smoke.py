@@ -9,6 +9,7 @@ import pytest
 from benchmarks.memory_scale import STEPS
 from benchmarks.memory_scale import run as run_memory_scale
 from benchmarks.model import W9_TASKS, Workload
+from benchmarks.references import measure as measure_references
 from benchmarks.replicas import measure as measure_replicas
 from benchmarks.runner import run_backend, table
 from benchmarks.scale import run_scale
@@ -98,6 +99,14 @@ async def test_the_replica_throughput_benchmark_runs_both_mixes(
         (mix, setup) for mix in ("W9", "R9") for setup in ("primary", "primary + replica")
     }
     assert all(rate > 0 for rates in results.values() for rate in rates)
+
+
+@pytest.mark.asyncio
+async def test_the_reference_workloads_run_on_raw_and_repokit() -> None:
+    with servers.sqlite_path() as path:
+        timed = await measure_references("sqlite", path, n=40, runs=1)
+        assert set(timed) == {"raw", "repokit"}
+        assert all(set(cells) == {"R0", "R1", "R2"} for cells in timed.values())
 
 
 @pytest.mark.asyncio

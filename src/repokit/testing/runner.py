@@ -15,7 +15,7 @@ from typing import Any, Self, TypeVar
 
 from repokit.database import Database
 from repokit.testing.harness import Harness
-from repokit.testing.schema import ALL_TABLES
+from repokit.testing.schema import ALL_TABLES, REFERENCE_TABLES
 
 __all__ = ["SuiteRunner", "prepare_tables"]
 
@@ -32,9 +32,9 @@ async def prepare_tables(harness: Harness, db: Database) -> None:
     if db.capabilities.persistent:
         if _prepared.get(id(harness)) is harness:
             return
-        await db.drop_tables(*ALL_TABLES)
+        await db.drop_tables(*ALL_TABLES, *REFERENCE_TABLES)
         _prepared[id(harness)] = harness
-    await db.create_tables(*ALL_TABLES)
+    await db.create_tables(*ALL_TABLES, *REFERENCE_TABLES)
 
 
 class SuiteRunner:
@@ -54,7 +54,7 @@ class SuiteRunner:
         self.db = self.run(self.harness.open())
         self.run(prepare_tables(self.harness, self.db))
         self.oracle = self.run(Database.connect("memory://"))
-        self.run(self.oracle.create_tables(*ALL_TABLES))
+        self.run(self.oracle.create_tables(*ALL_TABLES, *REFERENCE_TABLES))
         return self
 
     def __exit__(

@@ -26,14 +26,20 @@ from decimal import Decimal
 from typing import Annotated, Any, NewType
 
 from repokit.conditions import Condition, exists
-from repokit.errors import EntityAlreadyExists
+from repokit.errors import EntityAlreadyExists, IntegrityViolation
+from repokit.references import OnPurge, Reference
 from repokit.scope import Requires, SearchScope
 from repokit.tables import StatusMarker, Table, TimestampMarker, Timestamps, Unique
 from repokit.types import MaxLength, Numeric
 
 __all__ = [
     "ALL_TABLES",
+    "REFERENCE_TABLES",
     "CheckedTenantScope",
+    "Chunk",
+    "File",
+    "Folder",
+    "FolderPinned",
     "Item",
     "ItemId",
     "Label",
@@ -41,14 +47,19 @@ __all__ = [
     "Member",
     "MemberScope",
     "Note",
+    "Pin",
     "Record",
     "RecordIdTaken",
     "RecordNameTaken",
     "Share",
     "Slot",
     "Status",
+    "Tag",
     "Tenant",
     "TenantScope",
+    "chunks",
+    "files",
+    "folders",
     "items",
     "labels",
     "members",
@@ -56,9 +67,11 @@ __all__ = [
     "new_note_id",
     "new_tenant",
     "notes",
+    "pins",
     "records",
     "shares",
     "slots",
+    "tags",
     "tenants",
 ]
 
@@ -277,6 +290,109 @@ ALL_TABLES: tuple[Table[Any], ...] = (
     shares,
     slots,
 )
+
+
+# -- references (CONTRACT §23) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Folder:
+    """The parent of the reference tables: string keys, soft-deleted by a timestamp."""
+
+    id: str
+    tenant: str
+    deleted_at: datetime | None = None
+
+
+folders: Table[Folder] = Table(
+    Folder, "rk_folders", primary_key="id", soft_delete=TimestampMarker("deleted_at")
+)
+
+
+@dataclass(frozen=True)
+class File:
+    """A child of a folder, purged with it (CASCADE); itself the parent of chunks."""
+
+    id: uuid.UUID
+    tenant: str
+    folder: str
+    name: str = ""
+
+
+files: Table[File] = Table(
+    File,
+    "rk_files",
+    primary_key="id",
+    references=[Reference(("folder",), folders, on_purge=OnPurge.CASCADE)],
+)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A grandchild of a folder: purged with its file (CASCADE), so with the folder."""
+
+    id: uuid.UUID
+    tenant: str
+    file: uuid.UUID
+
+
+chunks: Table[Chunk] = Table(
+    Chunk,
+    "rk_chunks",
+    primary_key="id",
+    references=[Reference(("file",), files, on_purge=OnPurge.CASCADE)],
+)
+
+
+@dataclass(frozen=True)
+class Tag:
+    """A child whose folder is set to None when the folder is purged (SET NULL)."""
+
+    id: uuid.UUID
+    tenant: str
+    folder: str | None = None
+    updated_at: datetime | None = None
+    version: int = 0
+
+
+tags: Table[Tag] = Table(
+    Tag,
+    "rk_tags",
+    primary_key="id",
+    version="version",
+    timestamps=Timestamps(updated="updated_at"),
+    references=[Reference(("folder",), folders, on_purge=OnPurge.SET_NULL)],
+)
+
+
+class FolderPinned(Exception):
+    """The domain exception of ``rk_pins``' reference: a folder with a pin stays."""
+
+    def __init__(self, error: IntegrityViolation) -> None:
+        super().__init__(f"the folder is pinned ({error})")
+        self.error = error
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A child that keeps its folder from being purged (RESTRICT, a domain exception)."""
+
+    id: uuid.UUID
+    tenant: str
+    folder: str
+
+
+pins: Table[Pin] = Table(
+    Pin,
+    "rk_pins",
+    primary_key="id",
+    references=[
+        Reference(("folder",), folders, on_purge=OnPurge.RESTRICT, error=FolderPinned),
+    ],
+)
+
+#: The tables of the references tests, parents first.
+REFERENCE_TABLES: tuple[Table[Any], ...] = (folders, files, chunks, tags, pins)
 
 
 @dataclass(frozen=True)

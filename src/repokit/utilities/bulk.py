@@ -42,6 +42,7 @@ from repokit.errors import (
     ScopeViolation,
     UnsupportedOperation,
 )
+from repokit.integrity import reference_errors
 from repokit.scope import ScopeArg
 from repokit.tables import Table
 from repokit.utilities.base import Utility
@@ -99,7 +100,13 @@ def item_error(error: Exception, table: Table[Any]) -> bool:
     """
     if isinstance(error, ITEM_ERRORS):
         return True
-    return isinstance(error, table.key_errors) and isinstance(error.__cause__, EntityAlreadyExists)
+    if isinstance(error, table.key_errors) and isinstance(error.__cause__, EntityAlreadyExists):
+        return True
+    # A reference's declared exception, chained to core's IntegrityViolation (CONTRACT §23).
+    declared = reference_errors(table)
+    return bool(declared) and (
+        isinstance(error, declared) and isinstance(error.__cause__, IntegrityViolation)
+    )
 
 
 #: One item's work in a session, and its check before any I/O (raises an item error).

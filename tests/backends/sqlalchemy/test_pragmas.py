@@ -66,7 +66,7 @@ async def read_one(db: Database, name: str) -> Any:
 
 
 @pytest.mark.asyncio
-async def test_the_defaults_are_wal_thirty_seconds_full_and_no_foreign_keys(url: str) -> None:
+async def test_the_defaults_are_wal_thirty_seconds_full_and_foreign_keys(url: str) -> None:
     async with Database.connect(url) as db:
         assert (
             await read(db, "journal_mode", "busy_timeout", "synchronous", "foreign_keys")
@@ -75,7 +75,7 @@ async def test_the_defaults_are_wal_thirty_seconds_full_and_no_foreign_keys(url:
                     "journal_mode": "wal",
                     "busy_timeout": 30_000,
                     "synchronous": FULL,
-                    "foreign_keys": 0,
+                    "foreign_keys": 1,
                 }
             ]
             * 2

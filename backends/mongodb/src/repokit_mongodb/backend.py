@@ -154,7 +154,9 @@ class MongoBackend(Backend):
             # Provisional until the server answers (_ready), unless the topology says.
             topology = client.topology_description.topology_type
             transactions = topology in _TRANSACTIONAL_TOPOLOGIES
-        self.capabilities = Capabilities(transactions=transactions, savepoints=False)
+        self.capabilities = Capabilities(
+            transactions=transactions, savepoints=False, references=transactions
+        )
         self.endpoint = endpoint_of(client, database)
         self.max_write_batch_size = DEFAULT_MAX_WRITE_BATCH_SIZE
         pool = client.options.pool_options
@@ -214,8 +216,9 @@ class MongoBackend(Backend):
         with map_errors():
             hello = await self.client.admin.command("hello")
         if not self._given:
+            transactional = supports_transactions(hello)
             self.capabilities = Capabilities(
-                transactions=supports_transactions(hello), savepoints=False
+                transactions=transactional, savepoints=False, references=transactional
             )
         self.snapshot_reads = self.capabilities.transactions and supports_snapshot_reads(hello)
         batch = hello.get("maxWriteBatchSize", DEFAULT_MAX_WRITE_BATCH_SIZE)

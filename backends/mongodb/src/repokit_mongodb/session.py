@@ -76,6 +76,8 @@ _COMMIT_ATTEMPTS = 3
 ABORT_TIMEOUT = 2.0
 #: How often a lone upsert tries again when the holder of its key changes hands.
 _UPSERT_ATTEMPTS = 10
+#: The hidden field :meth:`MongoSession.hold` writes on parents (never read back).
+HELD_FIELD = "_rk_held"
 #: A ``$facet`` result over the document size (16 MiB) or the stage's memory limit.
 _FACET_TOO_LARGE = frozenset({10334, 4031700})
 
@@ -434,6 +436,23 @@ class MongoSession(BackendSession):
         with map_errors(table):
             result = await collection.delete_many(target, session=self._session)
         return result.deleted_count
+
+    async def hold(self, table: Table[Any], where: Condition) -> int:
+        """Count the parents a child write references by *writing* them (CONTRACT §23).
+
+        Under snapshot isolation a read does not conflict with a concurrent
+        delete: the purge of a parent would commit and the child inserted next
+        to it would be an orphan. Adding 1 to the hidden field ``_rk_held`` of
+        every parent makes that purge and this transaction write the same
+        documents, so one of them fails with a write conflict (which the
+        transaction runner retries, and the retry sees the other's work).
+        """
+        collection, codec = await self._collection(table, write=True)
+        with map_errors(table):
+            result = await collection.update_many(
+                to_query(where, codec), {"$inc": {HELD_FIELD: 1}}, session=self._session
+            )
+        return result.matched_count
 
     # -- upsert --
 

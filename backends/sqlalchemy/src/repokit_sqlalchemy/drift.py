@@ -8,7 +8,8 @@ migration's job (``docs/migrations.md``): repokit never alters an existing
 SQL table.
 
 Compared: column names; each owned index and unique key (:mod:`repokit.drift`)
-by its columns, uniqueness and whether it is partial. Not compared: column
+by its columns, uniqueness and whether it is partial; each FOREIGN KEY of a
+reference (CONTRACT §23) by its columns, target and ON DELETE action. Not compared: column
 types, nullability, CHECKs, collations and the text of a partial index's
 predicate (each database rewrites it: PostgreSQL stores ``status != 'gone'``
 as ``(status <> 'gone'::text)``). A unique constraint and a unique index
@@ -25,6 +26,7 @@ import sqlalchemy as sa
 from repokit.drift import (
     IndexSpec,
     Remedy,
+    SchemaAction,
     SchemaChange,
     column_changes,
     index_changes,
@@ -87,6 +89,7 @@ def stored_changes(connection: sa.Connection, tables: Sequence[Table[Any]]) -> l
     columns = inspector.get_multi_columns(filter_names=names) if names else {}
     uniques = inspector.get_multi_unique_constraints(filter_names=names) if names else {}
     indexes = inspector.get_multi_indexes(filter_names=names) if names else {}
+    foreign_keys = inspector.get_multi_foreign_keys(filter_names=names) if names else {}
     changes: list[SchemaChange] = []
     for table in tables:
         if table.name not in existing:
@@ -108,4 +111,52 @@ def stored_changes(connection: sa.Connection, tables: Sequence[Table[Any]]) -> l
             drop=Remedy.MIGRATION,
             replace=Remedy.MIGRATION,
         )
+        changes += _reference_changes(table.name, declared, foreign_keys.get(key, []))
+    return changes
+
+
+def _spec(columns: Sequence[str], target: str, refcolumns: Sequence[str], ondelete: Any) -> str:
+    on_delete = str(ondelete or "NO ACTION").upper()
+    return f"({', '.join(columns)}) -> {target}({', '.join(refcolumns)}) on delete {on_delete}"
+
+
+def _reference_changes(table: str, declared: sa.Table, found: Sequence[Any]) -> list[SchemaChange]:
+    """The FOREIGN KEYs (CONTRACT §23) to add or drop, compared by what they say.
+
+    Names are not compared (SQLite reflects none for some tables); a stored
+    foreign key is repokit's to drop when it is unnamed or has repokit's
+    default prefix ``fk_<table>_``.
+    """
+    wanted: dict[str, str] = {}
+    for constraint in declared.foreign_key_constraints:
+        element = constraint.elements[0]
+        target = element.column.table.name
+        spec = _spec(
+            [c.name for c in constraint.columns],
+            target,
+            [e.column.name for e in constraint.elements],
+            constraint.ondelete,
+        )
+        wanted[spec] = str(constraint.name)
+    stored: dict[str, str | None] = {}
+    for fk in found:
+        spec = _spec(
+            fk["constrained_columns"],
+            fk["referred_table"],
+            fk["referred_columns"],
+            (fk.get("options") or {}).get("ondelete"),
+        )
+        stored[spec] = fk.get("name")
+    changes = [
+        SchemaChange(table, SchemaAction.ADD_REFERENCE, name, Remedy.MIGRATION, spec)
+        for spec, name in wanted.items()
+        if spec not in stored
+    ]
+    for spec, name in stored.items():
+        if spec not in wanted and (name is None or name.startswith(f"fk_{table}_")):
+            changes.append(
+                SchemaChange(
+                    table, SchemaAction.DROP_REFERENCE, name or spec, Remedy.MIGRATION, spec
+                )
+            )
     return changes

@@ -23,11 +23,12 @@ from repokit.errors import (
     TransactionConflict,
     UnsupportedOperation,
 )
+from repokit.references import Reference
 from repokit.tables import Table
 from repokit_sqlalchemy.dialect import DriverError, Failure, SQLDialect
 from repokit_sqlalchemy.schema import sql_table
 
-__all__ = ["duplicate_key", "translate"]
+__all__ = ["broken_reference", "duplicate_key", "translate"]
 
 
 def duplicate_key(table: Table[Any], error: DriverError) -> tuple[str, ...]:
@@ -51,6 +52,20 @@ def duplicate_key(table: Table[Any], error: DriverError) -> tuple[str, ...]:
     return pk if len(table.unique) == 0 else ()
 
 
+def broken_reference(table: Table[Any], error: DriverError) -> Reference | None:
+    """The reference (CONTRACT §23) a FOREIGN KEY error on *table* is about, if it can tell.
+
+    PostgreSQL names the constraint: a reference *table* holds (a write) or one
+    held to it (a purge). SQLite names none: a table with exactly one
+    reference, to or from it, is about that one (core checks references before
+    every write, so SQLite's own check is only a backstop).
+    """
+    candidates = (*table.references, *table.referenced_by)
+    if error.constraint is not None:
+        return next((r for r in candidates if r.name == error.constraint), None)
+    return candidates[0] if len(candidates) == 1 else None
+
+
 def translate(
     exc: BaseException, dialect: SQLDialect, table: Table[Any] | None
 ) -> RepositoryError | None:
@@ -68,6 +83,15 @@ def translate(
         fields = duplicate_key(table, error) if table is not None else error.columns or ()
         return EntityAlreadyExists(entity, fields, f"[{error.code}] {detail}")
     if error.failure is Failure.INTEGRITY:
+        reference = broken_reference(table, error) if table is not None else None
+        if reference is not None:
+            return IntegrityViolation(
+                entity,
+                f"reference {reference.name} ({reference.child.name} -> "
+                f"{reference.target.name}) [{error.code}] {detail}",
+                reference=reference.name,
+                fields=reference.fields,
+            )
         return IntegrityViolation(entity, f"[{error.code}] {detail}")
     if error.failure is Failure.CONFLICT:
         return TransactionConflict(f"[{error.code}] {detail}")

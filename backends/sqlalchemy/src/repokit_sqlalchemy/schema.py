@@ -12,6 +12,8 @@ only. A table gets:
   partial unique index whose predicate is the key's :attr:`Unique.where`,
   compiled like any other condition;
 * an index per declared index;
+* a FOREIGN KEY (``fk_<table>_<fields…>``) per reference, ``ON DELETE``
+  ``RESTRICT`` / ``CASCADE`` / ``SET NULL`` as its ``on_purge`` says (CONTRACT §23);
 * the casefolded shadow column of every ignore-case field (core fills it on
   every write) and an index on it wherever the field itself is indexed, or
   on the shadow alone.
@@ -49,6 +51,8 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 
 from repokit.errors import UnsupportedOperation
+from repokit.integrity import dependency_order
+from repokit.references import OnPurge, Reference, key_fields
 from repokit.tables import Table, Unique, constraint_name
 from repokit.types import FieldType
 from repokit_sqlalchemy.conditions import compile_condition
@@ -136,6 +140,7 @@ def define_table(
     for unique in table.unique:
         if unique.where is None and not unique.nulls_equal:
             items.append(sa.UniqueConstraint(*unique.fields, name=unique.name))
+    items.extend(_foreign_key(metadata, reference) for reference in table.references)
     options: dict[str, Any] = {}
     for spelling in spellings:
         options.update(spelling.table_options())
@@ -189,6 +194,29 @@ def _null_equal_key(
             index.ddl_if(dialect=spelling.name)
 
 
+#: ``ON DELETE`` of each :class:`~repokit.references.OnPurge`.
+ON_DELETE = {OnPurge.RESTRICT: "RESTRICT", OnPurge.CASCADE: "CASCADE", OnPurge.SET_NULL: "SET NULL"}
+
+
+def _foreign_key(metadata: sa.MetaData, reference: Reference) -> sa.ForeignKeyConstraint:
+    """The FOREIGN KEY of *reference* (CONTRACT §23): onto the target in *metadata* if
+    it is defined there (a migration's metadata), else onto the backend's own table."""
+    target = reference.target
+    keys = key_fields(target)
+    refcolumns: list[Any]
+    if target.name in metadata.tables:
+        refcolumns = [f"{target.name}.{key}" for key in keys]
+    else:
+        sql = sql_table(target)
+        refcolumns = [sql.c[key] for key in keys]
+    return sa.ForeignKeyConstraint(
+        list(reference.fields),
+        refcolumns,
+        name=reference.name,
+        ondelete=ON_DELETE[reference.on_purge],
+    )
+
+
 def _shadow_indexes(table: Table[Any], result: sa.Table, keys: list[tuple[str, ...]]) -> None:
     wanted: dict[tuple[str, ...], None] = {}
     for field, shadow in table.shadows.items():
@@ -202,8 +230,8 @@ def _shadow_indexes(table: Table[Any], result: sa.Table, keys: list[tuple[str, .
 def define_tables(
     metadata: sa.MetaData, *tables: Table[Any], dialect: DialectName | None = None
 ) -> list[sa.Table]:
-    """Define *tables* on *metadata* (see :func:`define_table` for *dialect*)."""
-    return [define_table(metadata, table, dialect=dialect) for table in tables]
+    """Define *tables* on *metadata*, parents first (see :func:`define_table` for *dialect*)."""
+    return [define_table(metadata, table, dialect=dialect) for table in dependency_order(tables)]
 
 
 def metadata(*tables: Table[Any], dialect: DialectName | str) -> sa.MetaData:

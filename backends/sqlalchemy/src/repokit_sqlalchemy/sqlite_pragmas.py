@@ -11,8 +11,8 @@ journal_mode    ``WAL``, ``DELETE``, ``TRUNCATE``,  ``WAL``
 synchronous     ``OFF``, ``NORMAL``, ``FULL``,      not set: SQLite's own, ``FULL``
                 ``EXTRA`` (or 0–3)
 busy_timeout    milliseconds, 0 to 2**31 - 1        30000 (the ``busy_timeout=`` option, seconds)
-foreign_keys    ``on`` / ``off`` (true/false, 1/0,  not set: SQLite's own, ``off``
-                yes/no)
+foreign_keys    ``on`` / ``off`` (true/false, 1/0,  ``on`` (references, CONTRACT §23,
+                yes/no)                             are FOREIGN KEYs)
 ==============  ==================================  =============================================
 
 ``journal_mode=OFF`` and ``MEMORY`` are refused: with no journal a ``ROLLBACK``
@@ -111,8 +111,8 @@ class SQLitePragmas:
         statements = [f"PRAGMA busy_timeout = {busy_timeout_ms}"]
         if self.synchronous is not None:
             statements.append(f"PRAGMA synchronous = {self.synchronous}")
-        if self.foreign_keys is not None:
-            statements.append(f"PRAGMA foreign_keys = {'ON' if self.foreign_keys else 'OFF'}")
+        # On unless turned off: repokit's references are FOREIGN KEYs (CONTRACT §23).
+        statements.append(f"PRAGMA foreign_keys = {'OFF' if self.foreign_keys is False else 'ON'}")
         # WAL and DELETE are recorded in the file (set once, when the backend prepares);
         # TRUNCATE and PERSIST last as long as the connection.
         if self.journal_mode in ("TRUNCATE", "PERSIST"):

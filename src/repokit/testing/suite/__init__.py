@@ -23,6 +23,7 @@ from repokit.testing.suite import (
     predicates,
     properties,
     reads,
+    references,
     scoping,
     semijoins,
     smoke,
@@ -50,6 +51,7 @@ from repokit.testing.suite.pagination import *  # noqa: F403
 from repokit.testing.suite.predicates import *  # noqa: F403
 from repokit.testing.suite.properties import *  # noqa: F403
 from repokit.testing.suite.reads import *  # noqa: F403
+from repokit.testing.suite.references import *  # noqa: F403
 from repokit.testing.suite.scoping import *  # noqa: F403
 from repokit.testing.suite.semijoins import *  # noqa: F403
 from repokit.testing.suite.smoke import *  # noqa: F403
@@ -89,6 +91,7 @@ _MODULES = (
     maintained,
     checked_scopes,
     composite,
+    references,
 )
 
 __all__ = [name for module in _MODULES for name in module.__all__]
