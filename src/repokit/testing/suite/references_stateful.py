@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, cast
 
 import pytest
@@ -215,6 +216,10 @@ class _Repos:
 Call = Callable[[_Repos], Coroutine[Any, Any, Any]]
 
 
+def _batch_create(table: str, rows: list[Any], repos: _Repos) -> Coroutine[Any, Any, Any]:
+    return repos.by_table()[table].batch_create(rows)
+
+
 class ReferenceOperations(RuleBasedStateMachine):
     """Both backends against a dict-per-table model of one tenant; built with the runner."""
 
@@ -303,9 +308,7 @@ class ReferenceOperations(RuleBasedStateMachine):
                 made["pins"].append(Pin(self._new_id(), self.tenant, folder.id))
         for name, rows in made.items():
             self.model.tables()[name].update((row.id, row) for row in rows)
-            self._stamp(
-                self._expect(lambda r, n=name, b=rows: r.by_table()[n].batch_create(b), rows)
-            )
+            self._stamp(self._expect(partial(_batch_create, name, rows), rows))
 
     @rule(data=st.data())
     def create_folder(self, data: st.DataObject) -> None:
