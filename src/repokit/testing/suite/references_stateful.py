@@ -75,16 +75,21 @@ _FILES, _PINS, _TAGS, _CHUNKS = (
     "fk_rk_tags_folder",
     "fk_rk_chunks_file",
 )
-_CHILD_TABLE = {_PINS: "rk_pins"}
 
 
 @dataclass(frozen=True)
 class _Error:
-    """A predicted error: its class, the reference it names, the key values it may name."""
+    """A predicted error: its class; for a reference's, its entity, reference and values.
+
+    ``values`` holds the key values it may name (a batch may be refused for
+    any of its pinned folders); ``child`` the child table a refused purge names.
+    """
 
     kind: type[Exception]
     reference: str | None = None
+    entity: str = ""
     values: frozenset[tuple[Any, ...]] = frozenset()
+    child: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,7 @@ def _violation(exc: BaseException) -> IntegrityViolation | None:
 
 
 def _error_agrees(exc: BaseException | None, expected: _Error) -> bool:
+    """Whether *exc* is the predicted error, naming what it must (CONTRACT §23)."""
     if exc is None or type(exc) is not expected.kind:
         return False
     if expected.reference is None:
@@ -121,10 +127,12 @@ def _error_agrees(exc: BaseException | None, expected: _Error) -> bool:
     violation = _violation(exc)
     if violation is None or violation.reference != expected.reference:
         return False
-    table = _CHILD_TABLE.get(expected.reference)
-    if table is not None and table not in str(violation):
-        return False  # a refused purge names the child table
-    return violation.value in expected.values
+    if violation.entity != expected.entity or violation.value not in expected.values:
+        return False
+    # A refused purge names the child table, besides the reference (which contains it).
+    return expected.child is None or expected.child in str(violation).replace(
+        expected.reference, ""
+    )
 
 
 def _agrees(seen: object, expected: object) -> bool:
@@ -256,15 +264,16 @@ class ReferenceOperations(RuleBasedStateMachine):
             return data.draw(st.sampled_from(sorted(rows)), label="key")
         return self._new_id()
 
-    def _missing(self, reference: str, value: Any) -> _Error:
-        """The error of a write naming a missing parent."""
+    def _missing(self, entity: str, reference: str, value: Any) -> _Error:
+        """The error of a write of an *entity* naming a missing parent."""
         kind = FolderPinned if reference == _PINS else IntegrityViolation
-        return _Error(kind, reference, frozenset({(value,)}))
+        return _Error(kind, reference, entity, frozenset({(value,)}))
 
     def _refused(self, pinned: Iterable[str]) -> _Error:
         """The error of a purge of pinned folders: RESTRICT, naming one of them."""
         event("a purge refused (RESTRICT)")
-        return _Error(FolderPinned, _PINS, frozenset((key,) for key in pinned))
+        values = frozenset((key,) for key in pinned)
+        return _Error(FolderPinned, _PINS, "Folder", values, child="rk_pins")
 
     def _expect(self, call: Call, expected: object) -> list[Any]:
         """Run *call* on both backends; each must answer *expected*. Their answers."""
@@ -344,7 +353,7 @@ class ReferenceOperations(RuleBasedStateMachine):
     @rule(data=st.data())
     def create_file(self, data: st.DataObject) -> None:
         file = File(self._new_id(), self.tenant, self._folder(data))
-        expected: object = self._missing(_FILES, file.folder)
+        expected: object = self._missing("File", _FILES, file.folder)
         if file.folder in self.model.folders:  # soft-deleted or not (CONTRACT §23)
             expected = self.model.files[file.id] = file
         self._expect(lambda r: r.files.create(file), expected)
@@ -352,7 +361,7 @@ class ReferenceOperations(RuleBasedStateMachine):
     @rule(data=st.data())
     def create_chunk(self, data: st.DataObject) -> None:
         chunk = Chunk(self._new_id(), self.tenant, self._key_of(data, self.model.files))
-        expected: object = self._missing(_CHUNKS, chunk.file)
+        expected: object = self._missing("Chunk", _CHUNKS, chunk.file)
         if chunk.file in self.model.files:
             expected = self.model.chunks[chunk.id] = chunk
         self._expect(lambda r: r.chunks.create(chunk), expected)
@@ -363,7 +372,7 @@ class ReferenceOperations(RuleBasedStateMachine):
             None if data.draw(st.integers(0, 3), label="no folder") == 0 else self._folder(data)
         )
         tag = Tag(self._new_id(), self.tenant, folder)
-        expected: object = self._missing(_TAGS, folder)
+        expected: object = self._missing("Tag", _TAGS, folder)
         if folder is None or folder in self.model.folders:  # None references nothing
             expected = self.model.tags[tag.id] = tag
         self._stamp(self._expect(lambda r: r.tags.create(tag), expected))
@@ -377,7 +386,7 @@ class ReferenceOperations(RuleBasedStateMachine):
         expected: object
         if folder is not None and folder not in self.model.folders:
             # Core holds the parents before it looks for the child (CONTRACT §23).
-            expected = self._missing(_TAGS, folder)
+            expected = self._missing("Tag", _TAGS, folder)
         elif current is None:
             expected = _Error(EntityNotFound)
         elif current.folder == folder:
@@ -391,7 +400,7 @@ class ReferenceOperations(RuleBasedStateMachine):
     @rule(data=st.data())
     def create_pin(self, data: st.DataObject) -> None:
         pin = Pin(self._new_id(), self.tenant, self._folder(data))
-        expected: object = self._missing(_PINS, pin.folder)
+        expected: object = self._missing("Pin", _PINS, pin.folder)
         if pin.folder in self.model.folders:
             expected = self.model.pins[pin.id] = pin
         self._expect(lambda r: r.pins.create(pin), expected)
