@@ -24,6 +24,7 @@ from repokit.testing.suite import (
     properties,
     reads,
     references,
+    references_stateful,
     scoping,
     semijoins,
     smoke,
@@ -52,6 +53,7 @@ from repokit.testing.suite.predicates import *  # noqa: F403
 from repokit.testing.suite.properties import *  # noqa: F403
 from repokit.testing.suite.reads import *  # noqa: F403
 from repokit.testing.suite.references import *  # noqa: F403
+from repokit.testing.suite.references_stateful import *  # noqa: F403
 from repokit.testing.suite.scoping import *  # noqa: F403
 from repokit.testing.suite.semijoins import *  # noqa: F403
 from repokit.testing.suite.smoke import *  # noqa: F403
@@ -92,6 +94,7 @@ _MODULES = (
     checked_scopes,
     composite,
     references,
+    references_stateful,
 )
 
 __all__ = [name for module in _MODULES for name in module.__all__]
