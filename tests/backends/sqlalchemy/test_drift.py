@@ -88,6 +88,31 @@ async def test_a_missing_table_is_a_change_create_tables_applies(sql_url: str) -
 
 
 @pytest.mark.asyncio
+async def test_a_null_equal_key_on_an_existing_table_reports_nothing_and_warns_nothing(
+    sql_url: str,
+) -> None:
+    """SQLite's inspector warns about the key's expression index; drift reads it quietly.
+
+    The warning would be an error here (pyproject's filterwarnings), as it is for
+    an application running with ``-W error``.
+    """
+    table = Table(
+        Thing,
+        f"sa_nulls_{uuid.uuid4().hex[:8]}",
+        primary_key="id",
+        unique=[Unique(("tenant", "code"), nulls="equal")],
+    )
+    db = await Database.connect(sql_url)
+    try:
+        await db.create_tables(table)
+        assert await db.schema_changes(table) == []
+        assert await db.create_tables(table) == []
+    finally:
+        await db.drop_tables(table)
+        await db.close()
+
+
+@pytest.mark.asyncio
 async def test_an_index_added_to_the_definition_is_drift_naming_it(
     db: Database, things: Table[Thing]
 ) -> None:
