@@ -83,9 +83,24 @@ def controlled(request: pytest.FixtureRequest) -> Controlled:
     return Controlled(postgres.url, lambda: postgres.stop(mode), postgres.start)
 
 
+async def _connect(controlled: Controlled) -> Database:
+    """Connect, waiting out a server that an earlier test restarted and is still waking.
+
+    The MongoDB options select a server within 0.5 s (so that the outage is seen
+    at once); right after a restart on a loaded machine the first selection may
+    take longer than that.
+    """
+    for _ in range(20):
+        try:
+            return await Database.connect(controlled.url, **controlled.options)
+        except BackendUnavailable:
+            await asyncio.sleep(0.25)
+    return await Database.connect(controlled.url, **controlled.options)
+
+
 @pytest_asyncio.fixture
 async def controlled_db(controlled: Controlled) -> AsyncIterator[Database]:
-    db = await Database.connect(controlled.url, **controlled.options)
+    db = await _connect(controlled)
     try:
         await db.create_tables(*ALL_TABLES)
         yield db
