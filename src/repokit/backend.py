@@ -210,6 +210,23 @@ class BackendSession(ABC):
     async def insert(self, table: Table[Any], rows: Sequence[Row]) -> None:
         """Insert complete rows; raise ``EntityAlreadyExists`` on a key collision."""
 
+    async def insert_if(self, table: Table[Any], row: Row, guard: Condition) -> bool:
+        """Insert the complete *row* if *guard* holds; whether it did.
+
+        *guard* is the same for every row of *table*: uncorrelated semi-joins
+        (a scope's targets, :func:`repokit.scope.requirement_guard`), asked
+        as the row is written, in one statement where the backend can (SQL
+        ``INSERT … SELECT … WHERE``). ``False``: nothing was written. A key
+        collision raises as :meth:`insert` does. The default asks first, in
+        this session, and then inserts.
+        """
+        from repokit.semijoins import settle  # repokit.semijoins imports this module
+
+        if await settle(guard, self.exists) != TRUE:
+            return False
+        await self.insert(table, (row,))
+        return True
+
     @abstractmethod
     async def select(self, query: Select) -> list[Row]:
         """Return the matching rows in order."""

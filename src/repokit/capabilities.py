@@ -59,6 +59,14 @@ class Capabilities:
             "transactions where the backend emulates them)"
         ),
     )
+    native_semijoins: bool = field(
+        default=True,
+        metadata=_doc(
+            "a semi-join runs inside the statement that uses it (SQL EXISTS), so a scope's "
+            "existence check rides in the operation's own statement (CONTRACT §24, §25); "
+            "without it core reads the other table first, one extra query"
+        ),
+    )
     max_indexed_text_bytes: int | None = field(
         default=None,
         metadata=_doc(

@@ -232,6 +232,13 @@ class Session:
             await require_parents(self, table, rows)
         await self.run(lambda backend: backend.insert(table, rows), "insert", table, None, rows)
 
+    async def insert_if(self, table: Table[Any], row: Row, guard: Condition) -> bool:
+        if table.references:
+            await require_parents(self, table, (row,))
+        return await self.run(
+            lambda backend: backend.insert_if(table, row, guard), "insert_if", table, guard, [row]
+        )
+
     async def select(self, query: Select) -> list[Row]:
         return await self.run(
             lambda backend: backend.select(query), "select", query.table, query.where

@@ -116,7 +116,9 @@ class Repository(Generic[T, ID]):
     ) -> T:
         """Store a new entity (see :meth:`Creator.create`)."""
         return await self._write(
-            session, lambda s: self.creator.create(s, entity, scope=scope), single=_single(scope)
+            session,
+            lambda s: self.creator.create(s, entity, scope=scope),
+            single=_single(scope, self.database),
         )
 
     async def upsert(
@@ -382,7 +384,7 @@ class Repository(Generic[T, ID]):
             lambda s: self.updater.update(
                 s, key, spec, scope=scope, expected_version=expected_version
             ),
-            single=_single(scope),
+            single=_single(scope, self.database),
         )
 
     async def delete(
@@ -390,7 +392,9 @@ class Repository(Generic[T, ID]):
     ) -> None:
         """Soft-delete one entity (see :meth:`Deleter.delete`)."""
         await self._write(
-            session, lambda s: self.deleter.delete(s, key, scope=scope), single=_single(scope)
+            session,
+            lambda s: self.deleter.delete(s, key, scope=scope),
+            single=_single(scope, self.database),
         )
 
     async def delete_returning(
@@ -400,7 +404,7 @@ class Repository(Generic[T, ID]):
         return await self._write(
             session,
             lambda s: self.deleter.delete_returning(s, key, scope=scope),
-            single=_single(scope),
+            single=_single(scope, self.database),
         )
 
     async def restore(
@@ -408,7 +412,9 @@ class Repository(Generic[T, ID]):
     ) -> T:
         """Restore a soft-deleted entity (see :meth:`Deleter.restore`)."""
         return await self._write(
-            session, lambda s: self.deleter.restore(s, key, scope=scope), single=_single(scope)
+            session,
+            lambda s: self.deleter.restore(s, key, scope=scope),
+            single=_single(scope, self.database),
         )
 
     async def purge(
@@ -416,7 +422,9 @@ class Repository(Generic[T, ID]):
     ) -> None:
         """Remove one entity for good (see :meth:`Purger.purge`)."""
         await self._write(
-            session, lambda s: self.purger.purge(s, key, scope=scope), single=_single(scope)
+            session,
+            lambda s: self.purger.purge(s, key, scope=scope),
+            single=_single(scope, self.database),
         )
 
     async def purge_returning(
@@ -426,7 +434,7 @@ class Repository(Generic[T, ID]):
         return await self._write(
             session,
             lambda s: self.purger.purge_returning(s, key, scope=scope),
-            single=_single(scope),
+            single=_single(scope, self.database),
         )
 
     # -- batch operations -------------------------------------------------------------------
@@ -597,7 +605,7 @@ class Repository(Generic[T, ID]):
 
                 outcomes.extend(await database._run(run_chunk))
             return outcomes
-        single = _single(scope)
+        single = _single(scope, database)
         for (key, _, item), failed in zip(items, checked(items), strict=True):
             if failed is not None:
                 outcomes.append(failed)
@@ -617,13 +625,17 @@ class Repository(Generic[T, ID]):
 BULK_CHUNK = 100
 
 
-def _single(scope: ScopeArg) -> bool:
+def _single(scope: ScopeArg, database: Database | None = None) -> bool:
     """Whether the write of one entity under *scope* is one statement (see ``Repository._write``).
 
-    Not under a scope that requires targets: their check reads first, and must
-    read in the write's own transaction (CONTRACT §24).
+    Under a scope that requires targets, only where the targets ride in the
+    write's own statement (*database*'s ``native_semijoins``, CONTRACT §24);
+    elsewhere (and for an upsert, which checks them first: no *database*)
+    their check reads first, and must read in the write's own transaction.
     """
-    return scope is None or not requirements(scope)
+    if scope is None or not requirements(scope):
+        return True
+    return database is not None and database.capabilities.native_semijoins
 
 
 def _materialise(ids: Iterable[Any] | None) -> list[Any] | None:

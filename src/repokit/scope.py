@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from repokit.backend import Select
-from repokit.conditions import TRUE, Condition, and_, or_
+from repokit.conditions import TRUE, Condition, Exists, and_, or_
 from repokit.errors import EntityNotFound, InvalidQuery, InvalidValue, excerpt
 from repokit.evaluate import predicate
 from repokit.tables import Table
@@ -32,6 +32,8 @@ __all__ = [
     "ScopeArg",
     "SearchScope",
     "check_requirements",
+    "name_missing",
+    "requirement_guard",
     "requirements",
     "scope_condition",
     "scopes_of",
@@ -190,14 +192,54 @@ def _target_key(scope: SearchScope, table: Table[Any], key: Any) -> Any:
         ) from exc
 
 
+def requirement_guard(table: str, needed: Sequence[Requirement]) -> Condition:
+    """*needed* as a condition on the rows of *table* that is the same for every row.
+
+    One uncorrelated semi-join per target, each finding it stored and live:
+    what an operation ANDs into its own statement on a backend that runs
+    semi-joins there (``Capabilities.native_semijoins``), so that a scope's
+    check costs no statement of its own (CONTRACT §24). ``TRUE`` for nothing.
+    """
+    return and_(
+        *(
+            Exists(table, need.table, (), and_(need.condition, need.table.live_condition()))
+            for need in needed
+        )
+    )
+
+
 async def check_requirements(session: Session, needed: Sequence[Requirement]) -> None:
     """Raise ``EntityNotFound`` for the first of *needed* not stored and live in *session*.
 
-    One select per target table, of the targets' keys under the live
-    condition, in the operation's own session (CONTRACT §24).
+    Read in the operation's own session (CONTRACT §24). Where the backend runs
+    semi-joins in its statements, every target of every table is asked in one
+    statement (an ``exists`` on the first target's table, the others as
+    uncorrelated semi-joins); otherwise, and to name the missing target when
+    that one says no, one select per target table, of the targets' keys under
+    the live condition.
 
     Raises:
         EntityNotFound: the target's entity name and its key as declared.
+    """
+    if not needed:
+        return
+    if session.database.capabilities.native_semijoins:
+        first = needed[0]
+        together = and_(
+            first.condition,
+            first.table.live_condition(),
+            requirement_guard(first.table.name, needed[1:]),
+        )
+        if await session.exists(first.table, together):
+            return
+    await name_missing(session, needed)
+
+
+async def name_missing(session: Session, needed: Sequence[Requirement]) -> None:
+    """Raise ``EntityNotFound`` for the first of *needed* missing: one select per table.
+
+    Returns when every target is there (a guarded statement that matched
+    nothing then matched nothing for its own reasons).
     """
     by_table: dict[str, list[Requirement]] = {}
     for need in needed:

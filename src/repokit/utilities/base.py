@@ -11,7 +11,14 @@ from repokit.conditions import TRUE, Condition, and_, crosses
 from repokit.database import Session
 from repokit.errors import InvalidQuery, InvalidValue, ScopeViolation, excerpt
 from repokit.evaluate import evaluate, substitute
-from repokit.scope import ScopeArg, check_requirements, requirements, scope_condition
+from repokit.scope import (
+    ScopeArg,
+    check_requirements,
+    name_missing,
+    requirement_guard,
+    requirements,
+    scope_condition,
+)
 from repokit.semijoins import settle
 from repokit.tables import Row, Table
 
@@ -135,6 +142,43 @@ class Utility(Generic[T]):
         needed = requirements(scope)
         if needed:
             await check_requirements(session, needed)
+
+    async def scope_guard(self, session: Session, scope: ScopeArg) -> Condition:
+        """What the operation ANDs into its statements for *scope*'s targets (CONTRACT §24).
+
+        ``TRUE`` for a scope that requires nothing. Where the backend runs
+        semi-joins inside its statements (``Capabilities.native_semijoins``)
+        the targets ride in the operation's own statement, no round trip of
+        their own: an uncorrelated semi-join per target
+        (:func:`~repokit.scope.requirement_guard`). An operation whose guarded
+        statement matches nothing then calls :meth:`scope_missing`, which
+        tells a missing target from an empty answer. Elsewhere the targets
+        are checked now (:meth:`check_scope`) and ``TRUE`` is returned.
+
+        Raises:
+            InvalidQuery: a bad declaration, before any I/O.
+            EntityNotFound: (checked now) a target is missing or soft-deleted.
+        """
+        if scope is None:
+            return TRUE
+        needed = requirements(scope)
+        if not needed:
+            return TRUE
+        if session.database.capabilities.native_semijoins:
+            return requirement_guard(self.table.name, needed)
+        await check_requirements(session, needed)
+        return TRUE
+
+    async def scope_missing(self, session: Session, scope: ScopeArg, guard: Condition) -> None:
+        """After a statement guarded by *guard* matched nothing: a missing target's error.
+
+        Raises ``EntityNotFound`` for the first target of *scope* missing or
+        soft-deleted (one select per target table, on this failure path only);
+        returns when every target is there, or when *guard* is ``TRUE`` (the
+        targets were checked before: :meth:`scope_guard`).
+        """
+        if guard is not TRUE:
+            await name_missing(session, requirements(scope))
 
     def visibility(self, deleted: Deleted) -> Condition:
         if not isinstance(deleted, Deleted):

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TypeVar
 
-from repokit.conditions import Condition, crosses
+from repokit.conditions import TRUE, Condition, crosses
 from repokit.database import Session
 from repokit.errors import ScopeViolation
 from repokit.evaluate import predicate
@@ -52,9 +52,14 @@ class Creator(Utility[T]):
         session.require_writable("create")
         rows, condition = self._rows((entity,), scope, "create", self._now(session))
         self.check_indexed_text(session, rows)
-        await self.check_scope(session, scope)
+        guard = await self.scope_guard(session, scope)
         await self.check_across(session, condition, rows)
-        await session.insert(self.table, rows)
+        if guard is TRUE:
+            await session.insert(self.table, rows)
+        elif not await session.insert_if(self.table, rows[0], guard):
+            await self.scope_missing(session, scope, guard)
+            # Every target is there after all (created meanwhile): written as without one.
+            await session.insert(self.table, rows)
         return self.table.from_row(rows[0])
 
     async def batch_create(

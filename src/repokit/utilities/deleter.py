@@ -54,9 +54,11 @@ class Deleter(Utility[T]):
         values = self._deleted(session)
         where = self._where(key, scope, self.table.live_condition(), "delete")
         session.require_writable("delete")
-        await self.check_scope(session, scope)
+        guard = await self.scope_guard(session, scope)
+        where = and_(where, guard)
         count = await session.update(self.table, where, values, increment=self.table.increments)
         if count == 0:
+            await self.scope_missing(session, scope, guard)
             raise EntityNotFound(self.table.entity_name, key)
 
     async def delete_returning(self, session: Session, key: Any, *, scope: ScopeArg = None) -> T:
@@ -71,9 +73,11 @@ class Deleter(Utility[T]):
         values = self._deleted(session)
         where = self._where(key, scope, self.table.live_condition(), "delete_returning")
         session.require_writable("delete_returning")
-        await self.check_scope(session, scope)
+        guard = await self.scope_guard(session, scope)
+        where = and_(where, guard)
         row = await session.update_one(self.table, where, values, increment=self.table.increments)
         if row is None:
+            await self.scope_missing(session, scope, guard)
             raise EntityNotFound(self.table.entity_name, key)
         return self.table.from_row(row)
 
@@ -102,13 +106,16 @@ class Deleter(Utility[T]):
         scope_cond = self.scope(scope, "batch_delete")
         if scope_cond is not None:
             base = and_(base, scope_cond)
-        await self.check_scope(session, scope)
+        guard = await self.scope_guard(session, scope)
+        base = and_(base, guard)
         total = 0
         for chunk in self.chunks(session, keys):
             where = and_(base, chunk)
             total += await session.update(
                 self.table, where, values, increment=self.table.increments
             )
+        if not total:
+            await self.scope_missing(session, scope, guard)
         return total
 
     async def restore(self, session: Session, key: Any, *, scope: ScopeArg = None) -> T:
@@ -124,9 +131,11 @@ class Deleter(Utility[T]):
             values = self.table.stamp(values, session.database.now())
         where = self._where(key, scope, self.table.deleted_condition(), "restore")
         session.require_writable("restore")
-        await self.check_scope(session, scope)
+        guard = await self.scope_guard(session, scope)
+        where = and_(where, guard)
         # One statement where the backend can (UPDATE … RETURNING): the row as written.
         row = await session.update_one(self.table, where, values, increment=self.table.increments)
         if row is None:
+            await self.scope_missing(session, scope, guard)
             raise EntityNotFound(self.table.entity_name, key)
         return self.table.from_row(row)

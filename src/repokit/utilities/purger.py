@@ -35,9 +35,10 @@ class Purger(Utility[T]):
         where = self.key_condition(normal)
         if scope_cond is not None:
             where = and_(where, scope_cond)
-        await self.check_scope(session, scope)
-        count = await session.delete(self.table, where)
+        guard = await self.scope_guard(session, scope)
+        count = await session.delete(self.table, and_(where, guard))
         if count == 0:
+            await self.scope_missing(session, scope, guard)
             raise EntityNotFound(self.table.entity_name, key)
 
     async def purge_returning(self, session: Session, key: Any, *, scope: ScopeArg = None) -> T:
@@ -54,9 +55,10 @@ class Purger(Utility[T]):
         where = self.key_condition(normal)
         if scope_cond is not None:
             where = and_(where, scope_cond)
-        await self.check_scope(session, scope)
-        rows = await session.delete_returning(self.table, where)
+        guard = await self.scope_guard(session, scope)
+        rows = await session.delete_returning(self.table, and_(where, guard))
         if not rows:
+            await self.scope_missing(session, scope, guard)
             raise EntityNotFound(self.table.entity_name, key)
         return self.table.from_row(rows[0])
 
@@ -87,11 +89,14 @@ class BatchPurger(Utility[T]):
         """
         keys, base = self._target(ids, conditions, scope, deleted, "batch_purge")
         session.require_writable("batch_purge")
-        await self.check_scope(session, scope)
+        guard = await self.scope_guard(session, scope)
+        base = and_(base, guard)
         total = 0
         for chunk in self.chunks(session, keys):
             where = and_(base, chunk)
             total += await session.delete(self.table, where)
+        if not total:
+            await self.scope_missing(session, scope, guard)
         return total
 
     async def batch_purge_returning(
@@ -113,10 +118,13 @@ class BatchPurger(Utility[T]):
         """
         keys, base = self._target(ids, conditions, scope, deleted, "batch_purge_returning")
         session.require_writable("batch_purge_returning")
-        await self.check_scope(session, scope)
+        guard = await self.scope_guard(session, scope)
+        base = and_(base, guard)
         rows: list[Row] = []
         for chunk in self.chunks(session, keys):
             rows += await session.delete_returning(self.table, and_(base, chunk))
+        if not rows:
+            await self.scope_missing(session, scope, guard)
         # The backends return deleted rows in no particular order: one order for all.
         ordered = sort_rows(rows, tuple(self.table.c[f].asc() for f in self.table.key_fields))
         return [self.table.from_row(row) for row in ordered]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, overload
 
 from repokit.backend import Select
-from repokit.conditions import And, Condition, Op, Order, and_, not_
+from repokit.conditions import TRUE, And, Condition, Op, Order, and_, not_
 from repokit.cursors import fingerprint, keyset_after, reverse, sort_values
 from repokit.database import Database, Session
 from repokit.errors import EntityNotFound, InvalidQuery, excerpt
@@ -176,10 +177,14 @@ class Querier(Utility[T]):
         if planned.key is False:
             planned = _NOTHING
         columns = None if projected is None else projected.columns()
+        guard = await self.scope_guard(session, scope)
+        if guard is not TRUE:
+            where = and_(where, guard)
+            planned = plan(where)
         query = Select(self.table, where, limit=1, plan=planned, columns=columns)
-        await self.check_scope(session, scope)
         rows = await session.select(query)
         if not rows:
+            await self.scope_missing(session, scope, guard)
             raise EntityNotFound(self.table.entity_name, key)
         return _reader(self.table, projected)(rows[0])
 
@@ -237,11 +242,14 @@ class Querier(Utility[T]):
         key_of = self.table.key_of
         normals = list(given)
         rows: dict[Any, Row] = {}
-        await self.check_scope(session, scope)
+        guard = await self.scope_guard(session, scope)
+        base = and_(base, guard)
         for chunk in self.chunks(session, normals):
             query = Select(self.table, and_(chunk, base), columns=columns)
             for row in await session.select(query):
                 rows[key_of(row)] = row
+        if not rows:
+            await self.scope_missing(session, scope, guard)
         read = _reader(self.table, projected)
         entities: dict[Any, Any] = {}
         missing: list[Any] = []
@@ -338,8 +346,11 @@ class BatchQuerier(Utility[T]):
         ``None`` or an empty list of conditions filter nothing (see :meth:`search`).
         """
         where = self.where(conditions, scope, deleted, "count")
-        await self.check_scope(session, scope)
-        return await session.count(self.table, where)
+        guard = await self.scope_guard(session, scope)
+        total = await session.count(self.table, and_(where, guard))
+        if not total:
+            await self.scope_missing(session, scope, guard)
+        return total
 
     async def exists(
         self,
@@ -354,8 +365,11 @@ class BatchQuerier(Utility[T]):
         ``None`` or an empty list of conditions filter nothing (see :meth:`search`).
         """
         where = self.where(conditions, scope, deleted, "exists")
-        await self.check_scope(session, scope)
-        return await session.exists(self.table, where)
+        guard = await self.scope_guard(session, scope)
+        found = await session.exists(self.table, and_(where, guard))
+        if not found:
+            await self.scope_missing(session, scope, guard)
+        return found
 
     @overload
     def stream(
@@ -442,7 +456,7 @@ class BatchQuerier(Utility[T]):
         # boundary (whose values the backend lifts as operands: one shape for them all).
         query = Select(self.table, where, ordered, size, plan=plan(where), columns=columns)
         while True:
-            # Each chunk's read checks the scope's targets first, in its own session:
+            # Each chunk's read checks the scope's targets too, in its own session:
             # a target deleted between two chunks ends the stream (CONTRACT §24).
             if isinstance(source, Session):
                 rows = await self._checked(scope, query)(source)
@@ -459,11 +473,17 @@ class BatchQuerier(Utility[T]):
             query = Select(self.table, and_(where, boundary), ordered, size, columns=columns)
 
     def _checked(self, scope: ScopeArg, query: Select) -> Callable[[Session], Awaitable[list[Row]]]:
-        """The work of a session that reads a stream's chunk: the scope checked, then *query*."""
+        """The work of a session that reads a stream's chunk: *query*, the scope checked."""
 
         async def work(session: Session) -> list[Row]:
-            await self.check_scope(session, scope)
-            return await session.select(query)
+            guard = await self.scope_guard(session, scope)
+            if guard is TRUE:
+                return await session.select(query)
+            where = and_(query.where, guard)
+            rows = await session.select(dataclasses.replace(query, where=where, plan=None))
+            if not rows:
+                await self.scope_missing(session, scope, guard)
+            return rows
 
         return work
 
@@ -533,10 +553,14 @@ class BatchQuerier(Utility[T]):
         columns = None if projected is None else projected.columns(o.field for o in ordered)
         if pagination is not None and not isinstance(pagination, Pagination):
             raise InvalidQuery(f"unknown pagination {excerpt(pagination)}")
-        await self.check_scope(session, scope)
+        guard = await self.scope_guard(session, scope)
         # Planned once: for the cursors' fingerprint and for the backend.
         planned = plan(where)
         bound_to = fingerprint(self.table, where, ordered, planned=planned)
+        if guard is not TRUE:
+            # The scope's targets ride in every statement of the page (CONTRACT §24).
+            where = and_(where, guard)
+            planned = plan(where)
         if pagination is None or isinstance(pagination, OffsetPagination):
             rows, total, has_next, has_previous = await self._offset(
                 session, where, planned, ordered, pagination, total_count, columns
@@ -547,6 +571,8 @@ class BatchQuerier(Utility[T]):
             )
         else:
             raise InvalidQuery(f"unknown pagination {excerpt(pagination)}")
+        if not rows:
+            await self.scope_missing(session, scope, guard)
         codec = session.database.cursors
         keyset = isinstance(pagination, CursorPagination)
 

@@ -125,7 +125,8 @@ class Updater(Utility[T]):
         found = and_(self.key_condition(normal), table.live_condition())
         if scope_cond is not None:
             found = and_(found, scope_cond)
-        await self.check_scope(session, scope)
+        guard = await self.scope_guard(session, scope)
+        found = and_(found, guard)  # the scope's targets ride in each statement (§24)
         changed = self._changed(values)
         if changed is not None:
             # One statement: write only if the entity is there, in scope, at the
@@ -144,7 +145,7 @@ class Updater(Utility[T]):
                 return table.from_row(row)
         # Nothing written: find out why (or, for values SQL cannot compare, read first).
         return await self._read_then_write(
-            session, key, values, found, scope_cond, expected_version
+            session, key, values, found, scope_cond, expected_version, (scope, guard)
         )
 
     def _changed(self, values: Row) -> Condition | None:
@@ -159,11 +160,13 @@ class Updater(Utility[T]):
         found: Condition,
         scope_cond: Condition | None,
         expected_version: int | None,
+        guarded: tuple[ScopeArg, Condition],
     ) -> T:
         table = self.table
         query = Select(table, found, limit=1)
         rows = await session.select(query)
         if not rows:
+            await self.scope_missing(session, *guarded)
             raise EntityNotFound(table.entity_name, key)
         current = rows[0]
         stored_version = current.get(table.version) if table.version else None
@@ -237,9 +240,13 @@ class BatchUpdater(Utility[T]):
         base = and_(filters, table.live_condition())
         if scope_cond is not None:
             base = and_(base, scope_cond)
-        await self.check_scope(session, scope)
+        guard = await self.scope_guard(session, scope)
+        base = and_(base, guard)  # the scope's targets ride in each statement (§24)
         if not values:
-            return await self._count(session, keys, base)
+            total = await self._count(session, keys, base)
+            if not total:
+                await self.scope_missing(session, scope, guard)
+            return total
         # Every matched entity is written (and its version incremented), so every one
         # gets the updated timestamp too (CONTRACT §21).
         values = stamped(self, session, values)
@@ -250,6 +257,8 @@ class BatchUpdater(Utility[T]):
         for chunk in self.chunks(session, keys):
             where = and_(base, chunk)
             total += await session.update(table, where, values, increment=increment)
+        if not total:
+            await self.scope_missing(session, scope, guard)
         return total
 
     async def _count(self, session: Session, keys: list[Any] | None, base: Condition) -> int:

@@ -8,11 +8,14 @@ carries, or a transaction's end — is recorded.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from repokit import Database, Repository, Table
+from repokit import Database, Repository, Requires, SearchScope, Table
+from repokit.conditions import Condition
 from repokit_sqlalchemy import SQLAlchemyBackend
 
 from .conftest import Thing
@@ -73,6 +76,58 @@ async def test_each_write_of_one_entity_is_one_statement_alone(
     await repo.purge(created.id)
     assert [what for what, _ in calls] == ["execute", "fetch", "execute", "fetch", "execute"]
     assert all(begin is None for _, begin in calls), calls
+
+
+@dataclass(frozen=True)
+class Owner:
+    name: str
+
+
+_owners: Table[Owner] = Table(Owner, "sa_round_trip_owners", primary_key="name")
+
+
+@dataclass(frozen=True)
+class OwnerScope(SearchScope):
+    """A tenant's things, which needs the tenant stored as an owner (CONTRACT §24)."""
+
+    things: Table[Thing]
+    tenant: str
+
+    def to_condition(self) -> Condition:
+        return self.things.c.tenant == self.tenant
+
+    def requires(self) -> Iterable[Requires]:
+        return (Requires(_owners, self.tenant),)
+
+
+async def test_under_a_checked_scope_each_write_of_one_entity_is_still_one_statement(
+    db: Database, things: Table[Thing], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scope's target rides in the write's own statement: no BEGIN, no check of its own."""
+    await db.create_tables(_owners)
+    try:
+        tenant = f"t-{uuid.uuid4().hex[:8]}"
+        await Repository(db, _owners).create(Owner(tenant))
+        repo: Repository[Thing, uuid.UUID] = Repository(db, things)
+        scope = OwnerScope(things, tenant)
+        recorded = calls(db, monkeypatch)
+        created = await repo.create(_thing(tenant, "a"), scope=scope)
+        await repo.update(created.id, {"count": 3}, scope=scope)
+        await repo.delete(created.id, scope=scope)
+        await repo.restore(created.id, scope=scope)
+        assert (await repo.get(created.id, scope=scope)).count == 3
+        await repo.purge(created.id, scope=scope)
+        assert [what for what, _ in recorded] == [
+            "execute",
+            "fetch",
+            "execute",
+            "fetch",
+            "fetch",
+            "execute",
+        ]
+        assert all(begin is None for _, begin in recorded), recorded
+    finally:
+        await db.drop_tables(_owners)
 
 
 async def test_a_session_still_begins_and_commits(

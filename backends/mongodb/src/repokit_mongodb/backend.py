@@ -155,7 +155,10 @@ class MongoBackend(Backend):
             topology = client.topology_description.topology_type
             transactions = topology in _TRANSACTIONAL_TOPOLOGIES
         self.capabilities = Capabilities(
-            transactions=transactions, savepoints=False, references=transactions
+            transactions=transactions,
+            savepoints=False,
+            references=transactions,
+            native_semijoins=False,
         )
         self.endpoint = endpoint_of(client, database)
         self.max_write_batch_size = DEFAULT_MAX_WRITE_BATCH_SIZE
@@ -218,7 +221,10 @@ class MongoBackend(Backend):
         if not self._given:
             transactional = supports_transactions(hello)
             self.capabilities = Capabilities(
-                transactions=transactional, savepoints=False, references=transactional
+                transactions=transactional,
+                savepoints=False,
+                references=transactional,
+                native_semijoins=False,
             )
         self.snapshot_reads = self.capabilities.transactions and supports_snapshot_reads(hello)
         batch = hello.get("maxWriteBatchSize", DEFAULT_MAX_WRITE_BATCH_SIZE)

@@ -82,12 +82,15 @@ class DriverError:
         code: the driver's code (SQLSTATE, SQLite extended result code name).
         constraint: the violated constraint or index name, when the driver names it.
         columns: the violated key's column names, when the driver lists them.
+        table: the table the database did not find (``NO_TABLE``), when it names it:
+            a statement with a semi-join or a scope's check reads more than one.
     """
 
     failure: Failure
     code: str
     constraint: str | None = None
     columns: tuple[str, ...] | None = None
+    table: str | None = None
 
 
 class SQLSpelling(ABC):

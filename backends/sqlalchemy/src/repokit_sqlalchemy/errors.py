@@ -99,6 +99,8 @@ def translate(
         reason = f"too large for a key or index [{error.code}]: {detail}"
         return InvalidValue(entity, "*", None, reason)
     if error.failure is Failure.NO_TABLE:
+        if error.table is not None:
+            return TableNotFound(error.table)
         return TableNotFound(table.name if table is not None else f"? ({detail})")
     if error.failure is Failure.READ_ONLY:
         return UnsupportedOperation(f"a read-only transaction refuses writes [{error.code}]")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, assert_type
@@ -57,6 +58,8 @@ _UNAVAILABLE_CLASS = "08"  # connection exception
 _UNAVAILABLE = frozenset({"57P01", "57P02", "57P03", "53300"})
 _TOO_LARGE = "54000"  # program_limit_exceeded: e.g. an index row over its size limit
 _UNDEFINED_TABLE = "42P01"  # undefined_table
+#: How PostgreSQL names the missing table in undefined_table's message.
+_UNDEFINED_RELATION = re.compile(r'relation "([^"]+)" does not exist')
 _ESCAPE = "/"
 _ISOLATION_LEVELS = frozenset(
     {"SERIALIZABLE", "REPEATABLE READ", "READ COMMITTED", "READ UNCOMMITTED"}
@@ -297,7 +300,8 @@ class PostgresDialect(PostgresSpelling, SQLDialect):
         if sqlstate == _READ_ONLY:
             return DriverError(Failure.READ_ONLY, sqlstate)
         if sqlstate == _UNDEFINED_TABLE:
-            return DriverError(Failure.NO_TABLE, sqlstate)
+            named = _UNDEFINED_RELATION.search(str(exc))
+            return DriverError(Failure.NO_TABLE, sqlstate, table=named and named.group(1))
         if sqlstate.startswith(_UNAVAILABLE_CLASS) or sqlstate in _UNAVAILABLE:
             return DriverError(Failure.UNAVAILABLE, sqlstate)
         return None

@@ -218,6 +218,28 @@ class SQLAlchemySession(BackendSession):
             lambda driver, begin: executemany(driver, statement.sql, batch, begin),
         )
 
+    async def insert_if(self, table: Table[Any], row: Row, guard: Condition) -> bool:
+        # INSERT … SELECT <the row> WHERE <guard>: the guard's semi-joins are asked as the
+        # row is written, in the one statement (CONTRACT §24).
+        self._writable("insert")
+        sql = sql_table(table)
+        names = sql.c.keys()
+        values = [row[name] for name in names]
+        planned = plan_into(guard, values)
+        if planned is False:
+            return False
+        if planned is True:
+            await self.insert(table, (row,))
+            return True
+
+        def build(bind: Binder) -> sa.Insert:
+            selected = sa.select(*[bind(i, sql.c[n].type) for i, n in enumerate(names)])
+            source = selected.where(self._where(table, planned, bind))
+            return sa.insert(sql).from_select(names, source)
+
+        statement, params = self._cache.get(("insert_if", table, planned), values, build)
+        return await self._execute(table, statement, params) > 0
+
     def _select(
         self,
         query: Select,

@@ -410,8 +410,11 @@ class SQLiteDialect(SQLiteSpelling, SQLDialect):
             return DriverError(Failure.UNAVAILABLE, name)
         if primary == _SQLITE_READONLY:
             return DriverError(Failure.READ_ONLY, name)
-        if code == _SQLITE_ERROR and str(error).startswith(_NO_SUCH_TABLE):
-            return DriverError(Failure.NO_TABLE, name)
+        text = str(error)
+        if code == _SQLITE_ERROR and text.startswith(_NO_SUCH_TABLE):
+            # "no such table: main.t" or "no such table: t"
+            missing = text[len(_NO_SUCH_TABLE) :].strip().rpartition(".")[2]
+            return DriverError(Failure.NO_TABLE, name, table=missing or None)
         return None
 
 

@@ -6,8 +6,9 @@ the explicit way past it. A scope that requires entities to exist
 (:meth:`~repokit.SearchScope.requires`, here :class:`CheckedTenantScope`,
 which requires its tenant in ``rk_tenants``) makes every operation under it
 raise ``EntityNotFound`` for the target when the target is missing or
-soft-deleted, checked in the operation's own session with one select per
-target table.
+soft-deleted, checked in the operation's own session: inside the operation's
+own statements where the backend runs semi-joins there
+(``Capabilities.native_semijoins``), one extra statement otherwise.
 """
 
 from __future__ import annotations
@@ -110,6 +111,10 @@ OPERATIONS: dict[str, Operation] = {
     "bulk_delete": lambda r, s, st: _bulk(r.bulk_delete([st.live.id], scope=s)),
     "bulk_purge": lambda r, s, st: _bulk(r.bulk_purge([st.live.id], scope=s)),
 }
+
+
+#: The operations that check a scope's targets before their first statement everywhere.
+_CHECKED_FIRST = frozenset({"batch_create", "upsert", "batch_upsert"})
 
 
 async def _bulk(call: Awaitable[list[Outcome[Item]]]) -> list[Outcome[Item]]:
@@ -267,7 +272,26 @@ class TestCheckedScopes:
         assert await repo.get(stored.live.id, scope=CheckedTenantScope(tenant)) == stored.live
 
     @pytest.mark.asyncio
-    async def test_the_check_is_one_select_per_target_table(
+    @pytest.mark.parametrize("operation", sorted(OPERATIONS))
+    async def test_the_check_rides_in_the_operation_or_costs_one_statement(
+        self, repokit_db: Database, operation: str, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        repo: Repo = Repository(repokit_db, items)
+        counts = []
+        for checked_scope in (False, True):
+            tenant = await _tenant(repokit_db)
+            stored = await _stored(repokit_db, tenant)
+            scope = CheckedTenantScope(tenant) if checked_scope else TenantScope(tenant)
+            with _statements(caplog) as statements:
+                await OPERATIONS[operation](repo, scope, stored)
+            counts.append(len(statements))
+        unchecked, checked = counts
+        # Upserts read before they write: their check is one statement of its own.
+        rides = repokit_db.capabilities.native_semijoins and operation not in _CHECKED_FIRST
+        assert checked == unchecked + (0 if rides else 1)
+
+    @pytest.mark.asyncio
+    async def test_several_scopes_check_together(
         self, repokit_db: Database, caplog: pytest.LogCaptureFixture
     ) -> None:
         first, second = await _tenant(repokit_db), await _tenant(repokit_db)
@@ -276,11 +300,35 @@ class TestCheckedScopes:
         scopes = [CheckedTenantScope(first), CheckedTenantScope(second)]
         with _statements(caplog) as statements:
             assert await repo.get(stored.live.id, scope=scopes) == stored.live
-        # Both tenants in one select of rk_tenants, then the get itself.
-        assert [r.getMessage().split(":")[0] for r in statements] == [
-            f"select {tenants.name}",
-            f"select {items.name}",
-        ]
+        tables = [r.getMessage().split(":")[0] for r in statements]
+        if repokit_db.capabilities.native_semijoins:
+            # Both tenants inside the get's own statement.
+            assert tables == [f"select {items.name}"]
+        else:
+            # Both tenants in one select of rk_tenants, then the get itself.
+            assert tables == [f"select {tenants.name}", f"select {items.name}"]
+
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize("operation", ["get", "update", "create", "search"])
+    async def test_a_missing_target_is_named_by_one_select(
+        self, repokit_db: Database, operation: str, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        tenant = await _tenant(repokit_db)
+        stored = await _stored(repokit_db, tenant)
+        await Repository(repokit_db, tenants).delete(tenant)
+        repo: Repo = Repository(repokit_db, items)
+        with _statements(caplog) as statements, pytest.raises(EntityNotFound) as caught:
+            await OPERATIONS[operation](repo, CheckedTenantScope(tenant), stored)
+        assert (caught.value.entity, caught.value.key) == ("Tenant", tenant)
+        tables = [r.getMessage().split(":")[0] for r in statements]
+        if repokit_db.capabilities.native_semijoins:
+            # The operation's own statements found nothing; one select then names the target.
+            assert tables[0] != f"select {tenants.name}"
+            assert tables[-1] == f"select {tenants.name}"
+            assert tables.count(f"select {tenants.name}") == 1
+        else:
+            # The check came first, and nothing else ran.
+            assert tables == [f"select {tenants.name}"]
 
     @pytest.mark.asyncio
     async def test_a_scope_without_requirements_adds_no_statement(
