@@ -231,6 +231,17 @@ class BackendSession(ABC):
     async def select(self, query: Select) -> list[Row]:
         """Return the matching rows in order."""
 
+    async def select_each(self, queries: Sequence[Select]) -> list[list[Row]]:
+        """The rows of each of *queries* (selects of whole tables by a condition), in order.
+
+        What core reads when the queries go together (a scope's targets in
+        several tables, CONTRACT §24): one round trip where the backend can
+        read several tables at once (MongoDB's ``$unionWith``). The queries
+        carry neither orders, a limit nor an offset. The default runs them
+        one after the other.
+        """
+        return [await self.select(query) for query in queries]
+
     @abstractmethod
     async def count(self, table: Table[Any], where: Condition) -> int:
         """Count the matching rows."""

@@ -244,6 +244,16 @@ class Session:
             lambda backend: backend.select(query), "select", query.table, query.where
         )
 
+    async def select_each(self, queries: Sequence[Select]) -> list[list[Row]]:
+        if len(queries) == 1:
+            return [await self.select(queries[0])]
+        return await self.run(
+            lambda backend: backend.select_each(queries),
+            "select_each",
+            queries[0].table,
+            queries[0].where,
+        )
+
     async def select_page(self, query: Select, *, with_count: bool) -> tuple[list[Row], int | None]:
         return await self.run(
             lambda backend: backend.select_page(query, with_count=with_count),

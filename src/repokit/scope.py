@@ -236,20 +236,25 @@ async def check_requirements(session: Session, needed: Sequence[Requirement]) ->
 
 
 async def name_missing(session: Session, needed: Sequence[Requirement]) -> None:
-    """Raise ``EntityNotFound`` for the first of *needed* missing: one select per table.
+    """Raise ``EntityNotFound`` for the first of *needed* missing: a select per target table.
 
-    Returns when every target is there (a guarded statement that matched
-    nothing then matched nothing for its own reasons).
+    The selects go together (``BackendSession.select_each``: one round trip
+    where the backend reads several tables at once). Returns when every
+    target is there (a guarded statement that matched nothing then matched
+    nothing for its own reasons).
     """
     by_table: dict[str, list[Requirement]] = {}
     for need in needed:
         by_table.setdefault(need.table.name, []).append(need)
+    queries = []
     for group in by_table.values():
         table = group[0].table
         keys = tuple(dict.fromkeys(field for need in group for _, field in need.condition.fields()))
         where = and_(or_(*(need.condition for need in group)), table.live_condition())
-        rows = await session.select(Select(table, where, columns=keys))
-        for need in group:
-            matches = predicate(need.condition)
-            if not any(matches(row) for row in rows):
-                raise EntityNotFound(table.entity_name, need.key)
+        queries.append(Select(table, where, columns=keys))
+    found = await session.select_each(queries)
+    for need in needed:
+        rows = found[list(by_table).index(need.table.name)]
+        matches = predicate(need.condition)
+        if not any(matches(row) for row in rows):
+            raise EntityNotFound(need.table.entity_name, need.key)

@@ -206,6 +206,33 @@ class MongoSession(BackendSession):
         row = codec.from_document(document)
         return [row] if evaluate(where, row) else []
 
+    async def select_each(self, queries: Sequence[Select]) -> list[list[Row]]:
+        # One aggregate: the first collection's match, each other collection's by
+        # $unionWith, every document tagged with the index of its query.
+        if len(queries) < 2:
+            return await super().select_each(queries)
+        parts: list[tuple[Collection, list[dict[str, Any]], Codec]] = []
+        for index, query in enumerate(queries):
+            collection, codec = await self._collection(query.table)
+            query = await self._resolved_query(query)
+            stages: list[dict[str, Any]] = [{"$match": to_query(query.where, codec)}]
+            projection = _projection(codec, query.columns)
+            if projection is not None:
+                stages.append({"$project": projection})
+            stages.append({"$addFields": {_PART: index}})
+            parts.append((collection, stages, codec))
+        first, pipeline, _ = parts[0]
+        for collection, stages, _ in parts[1:]:
+            pipeline = [*pipeline, {"$unionWith": {"coll": collection.name, "pipeline": stages}}]
+        with map_errors(queries[0].table):
+            cursor = await first.aggregate(pipeline, session=self._session)
+            documents = await cursor.to_list()
+        found: list[list[Row]] = [[] for _ in queries]
+        for document in documents:
+            index = document.pop(_PART)
+            found[index].append(parts[index][2].from_document(document))
+        return found
+
     async def count(self, table: Table[Any], where: Condition) -> int:
         collection, codec = await self._collection(table)
         where = await self._resolved(where)
@@ -575,6 +602,10 @@ class MongoSession(BackendSession):
             await in_own_task(self._end(commit=False))
         finally:
             self._leave()
+
+
+#: The field select_each tags each document of its union with (its query's index).
+_PART = "_rk_part"
 
 
 def _projection(codec: Codec, columns: tuple[str, ...] | None) -> dict[str, int] | None:

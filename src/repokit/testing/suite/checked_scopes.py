@@ -309,6 +309,31 @@ class TestCheckedScopes:
             assert tables == [f"select {tenants.name}", f"select {items.name}"]
 
     @pytest.mark.asyncio
+    async def test_targets_in_two_tables_are_asked_together(
+        self, repokit_db: Database, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        tenant = await _tenant(repokit_db)
+        stored = await _stored(repokit_db, tenant)
+        repo: Repo = Repository(repokit_db, items)
+        both = _Declaring(tenant, (Requires(tenants, tenant), Requires(items, stored.live.id)))
+        with _statements(caplog) as statements:
+            assert await repo.get(stored.live.id, scope=both) == stored.live
+        tables = [r.getMessage().split(":")[0] for r in statements]
+        if repokit_db.capabilities.native_semijoins:
+            assert tables == [f"select {items.name}"]
+        else:
+            # One read of both target tables (MongoDB: one aggregate with $unionWith).
+            assert tables == [f"select_each {tenants.name}", f"select {items.name}"]
+        gone = new_item(tenant).id
+        for needs in (
+            (Requires(tenants, tenant), Requires(items, gone)),
+            (Requires(items, gone), Requires(tenants, new_tenant())),
+        ):
+            with pytest.raises(EntityNotFound) as caught:
+                await repo.get(stored.live.id, scope=_Declaring(tenant, needs))
+            assert (caught.value.entity, caught.value.key) == ("Item", gone)
+
+    @pytest.mark.asyncio
     @pytest.mark.parametrize("operation", ["get", "update", "create", "search"])
     async def test_a_missing_target_is_named_by_one_select(
         self, repokit_db: Database, operation: str, caplog: pytest.LogCaptureFixture
