@@ -245,8 +245,8 @@ class Session:
         )
 
     async def select_each(self, queries: Sequence[Select]) -> list[list[Row]]:
-        if len(queries) == 1:
-            return [await self.select(queries[0])]
+        if len(queries) < 2:
+            return [await self.select(query) for query in queries]
         return await self.run(
             lambda backend: backend.select_each(queries),
             "select_each",

@@ -125,8 +125,8 @@ class Updater(Utility[T]):
         found = and_(self.key_condition(normal), table.live_condition())
         if scope_cond is not None:
             found = and_(found, scope_cond)
-        guard = await self.scope_guard(session, scope)
-        found = and_(found, guard)  # the scope's targets ride in each statement (§24)
+        targets = await self.scope_guard(session, scope)
+        found = and_(found, targets)  # the scope's targets ride in each statement (§24)
         changed = self._changed(values)
         if changed is not None:
             # One statement: write only if the entity is there, in scope, at the
@@ -145,7 +145,7 @@ class Updater(Utility[T]):
                 return table.from_row(row)
         # Nothing written: find out why (or, for values SQL cannot compare, read first).
         return await self._read_then_write(
-            session, key, values, found, scope_cond, expected_version, (scope, guard)
+            session, key, values, found, scope_cond, expected_version, (scope, targets)
         )
 
     def _changed(self, values: Row) -> Condition | None:
