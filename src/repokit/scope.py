@@ -252,9 +252,9 @@ async def name_missing(session: Session, needed: Sequence[Requirement]) -> None:
         keys = tuple(dict.fromkeys(field for need in group for _, field in need.condition.fields()))
         where = and_(or_(*(need.condition for need in group)), table.live_condition())
         queries.append(Select(table, where, columns=keys))
-    found = await session.select_each(queries)
+    found = dict(zip(by_table, await session.select_each(queries), strict=True))
     for need in needed:
-        rows = found[list(by_table).index(need.table.name)]
+        rows = found[need.table.name]
         matches = predicate(need.condition)
         if not any(matches(row) for row in rows):
             raise EntityNotFound(need.table.entity_name, need.key)

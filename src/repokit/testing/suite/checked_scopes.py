@@ -154,6 +154,11 @@ def _statements(caplog: pytest.LogCaptureFixture) -> Iterator[list[logging.LogRe
         records.extend(r for r in caplog.records if r.name == "repokit.statements")
 
 
+def _calls(statements: list[logging.LogRecord]) -> list[str]:
+    """Each logged backend call as "<operation> <table>"."""
+    return [r.getMessage().split(":")[0] for r in statements]
+
+
 @dataclass(frozen=True)
 class _Declaring(SearchScope):
     """A tenant's items, requiring whatever *needs* says."""
@@ -300,7 +305,7 @@ class TestCheckedScopes:
         scopes = [CheckedTenantScope(first), CheckedTenantScope(second)]
         with _statements(caplog) as statements:
             assert await repo.get(stored.live.id, scope=scopes) == stored.live
-        tables = [r.getMessage().split(":")[0] for r in statements]
+        tables = _calls(statements)
         if repokit_db.capabilities.native_semijoins:
             # Both tenants inside the get's own statement.
             assert tables == [f"select {items.name}"]
@@ -318,7 +323,7 @@ class TestCheckedScopes:
         both = _Declaring(tenant, (Requires(tenants, tenant), Requires(items, stored.live.id)))
         with _statements(caplog) as statements:
             assert await repo.get(stored.live.id, scope=both) == stored.live
-        tables = [r.getMessage().split(":")[0] for r in statements]
+        tables = _calls(statements)
         if repokit_db.capabilities.native_semijoins:
             assert tables == [f"select {items.name}"]
         else:
@@ -345,7 +350,7 @@ class TestCheckedScopes:
         with _statements(caplog) as statements, pytest.raises(EntityNotFound) as caught:
             await OPERATIONS[operation](repo, CheckedTenantScope(tenant), stored)
         assert (caught.value.entity, caught.value.key) == ("Tenant", tenant)
-        tables = [r.getMessage().split(":")[0] for r in statements]
+        tables = _calls(statements)
         if repokit_db.capabilities.native_semijoins:
             # The operation's own statements found nothing; one select then names the target.
             assert tables[0] != f"select {tenants.name}"
