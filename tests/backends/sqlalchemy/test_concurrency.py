@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from repokit import Database, EntityAlreadyExists, Repository, Session, Table, TransactionAborted
 
@@ -104,3 +105,38 @@ async def test_a_failed_statement_rolls_back_the_whole_transaction(
     with pytest.raises(TransactionAborted):
         await create_then_collide()
     assert await repo.count() == 1
+
+
+@pytest.mark.asyncio
+async def test_a_free_writer_turn_never_jumps_a_woken_waiter(tmp_path: Any) -> None:
+    """A turn released to a waiter that has not run yet is not free: a newcomer queues.
+
+    (The turn is taken without a timer only when ``locked()`` says it is free;
+    the newcomer here must wait behind the woken writer, within its timeout.)
+    """
+    from repokit.errors import TransactionConflict
+    from repokit_sqlalchemy.sqlite import SQLiteDialect
+
+    url = sa.make_url(f"sqlite+aiosqlite:///{tmp_path / 'turns.db'}")
+    dialect = SQLiteDialect(url, busy_timeout=0.05)
+    first = await dialect.acquire_turn(read_only=False)
+    assert first is not None
+    order: list[str] = []
+
+    async def second() -> None:
+        turn = await dialect.acquire_turn(read_only=False)
+        assert turn is not None
+        order.append("second")
+        await asyncio.sleep(0.2)  # holds its turn past the newcomer's timeout
+        turn.release()
+
+    waiting = asyncio.create_task(second())
+    await asyncio.sleep(0.01)  # second waits now
+    first.release()  # wakes second, which has not run yet
+    with pytest.raises(TransactionConflict, match=r"waited 0\.05s"):
+        await dialect.acquire_turn(read_only=False)
+    await waiting
+    assert order == ["second"]
+    free = await dialect.acquire_turn(read_only=False)  # free again: taken at once
+    assert free is not None
+    free.release()

@@ -118,7 +118,7 @@ class Lease:
         )
         #: Whether a single-statement write may skip the BEGIN here (SQLDriver.runs_alone).
         self.alone = dialect.runs_alone(options)
-        self.turn: asyncio.Lock | None = None
+        self.turn: asyncio.Semaphore | None = None
         self.gate: Callable[[], None] | None = None
 
     def release(self) -> None:

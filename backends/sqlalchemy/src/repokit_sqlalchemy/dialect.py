@@ -284,10 +284,10 @@ class SQLDriver(ABC):
         """Whether sessions of this kind wait in :meth:`acquire_turn` (so it may be skipped)."""
         return False
 
-    async def acquire_turn(self, *, read_only: bool) -> asyncio.Lock | None:
-        """Wait for this session's turn if the database serialises sessions; return the lock.
+    async def acquire_turn(self, *, read_only: bool) -> asyncio.Semaphore | None:
+        """Wait for this session's turn if the database serialises sessions; return the turn.
 
-        The session releases the lock when it ends.
+        The turn is a semaphore of one slot; the session releases it when it ends.
         """
         return None
 

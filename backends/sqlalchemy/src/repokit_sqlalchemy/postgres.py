@@ -109,7 +109,7 @@ class PlainUUID(TypeDecorator[UUID]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         if value is None or type(value) is UUID:
             return value
-        return UUID(bytes=value.bytes)
+        return UUID(int=value.int)
 
 
 def _enum_is_text(ftype: FieldType) -> bool:

@@ -106,16 +106,22 @@ _PROCESSING = sqlite_dialect.dialect()
 #: Only for turning a URL into aiosqlite.connect() arguments.
 _AIOSQLITE = SQLiteDialect_aiosqlite()
 
-_Turns = dict[str, asyncio.Lock]
+_Turns = dict[str, asyncio.Semaphore]
 _turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Turns] = weakref.WeakKeyDictionary()
 
 
-def _turn_lock(key: str) -> asyncio.Lock:
-    """The lock of database *key* in the running event loop (locks are loop-bound)."""
+def _turn_lock(key: str) -> asyncio.Semaphore:
+    """The writers' turn on database *key* in the running event loop (loop-bound).
+
+    A semaphore of one slot rather than a lock: its ``locked()`` says exactly
+    whether ``acquire()`` would wait (a lock's does not count the waiters a
+    release has woken but that have not run yet), so a free turn is taken
+    without a timer (:meth:`SQLiteDialect.acquire_turn`).
+    """
     per_loop = _turns.setdefault(asyncio.get_running_loop(), {})
     lock = per_loop.get(key)
     if lock is None:
-        lock = per_loop[key] = asyncio.Lock()
+        lock = per_loop[key] = asyncio.BoundedSemaphore(1)
     return lock
 
 
@@ -315,11 +321,14 @@ class SQLiteDialect(SQLiteSpelling, SQLDialect):
     def takes_turns(self, *, read_only: bool) -> bool:
         return not read_only or self.in_memory
 
-    async def acquire_turn(self, *, read_only: bool) -> asyncio.Lock | None:
+    async def acquire_turn(self, *, read_only: bool) -> asyncio.Semaphore | None:
         """Wait for this session's turn: writers always, readers on an in-memory database."""
         if not self.takes_turns(read_only=read_only):
             return None
         lock = _turn_lock(self.key)
+        if not lock.locked():
+            await lock.acquire()  # free, nobody waiting: no suspension, so no timer either
+            return lock
         try:
             async with asyncio.timeout(self.busy_timeout):
                 await lock.acquire()
