@@ -69,6 +69,8 @@ class Result:
     cpu: dict[str, dict[str, float]] = field(default_factory=dict)
     #: Operations in W9 (all tasks together).
     w9_ops: int = 0
+    #: Every run's wall time per layer and workload, in the order run (the medians' spread).
+    samples: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
     def ratio(self, layer: str, wid: str, kind: str = "wall") -> float:
         """Time ratio to raw: lower is better (for W9 too: the same operations, timed)."""
@@ -202,7 +204,7 @@ async def run_backend(
     finally:
         for subject in layers:
             await subject.close()
-    result = Result(backend, n, runs, w9_ops=sum(len(ops) for ops in data.mix))
+    result = Result(backend, n, runs, w9_ops=sum(len(ops) for ops in data.mix), samples=wall)
     for name in wall:
         result.wall[name] = {w: statistics.median(v) for w, v in wall[name].items()}
         result.cpu[name] = {w: statistics.median(v) for w, v in cpu[name].items()}
@@ -318,6 +320,7 @@ def main(argv: list[str] | None = None) -> None:
             "cpu": r.cpu,
             "w9_ops": r.w9_ops,
             "w9_ops_per_second": {name: r.ops_per_second(name) for name in r.wall},
+            "samples": r.samples,
         }
         for r in results
     ]

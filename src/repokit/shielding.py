@@ -59,9 +59,17 @@ async def shielded(
     Raises:
         Whatever *work* raised; else the held ``CancelledError``.
     """
+    # The first step runs as a plain call: work that ends without waiting (a read-only
+    # session giving back an idle connection) cannot be cancelled meanwhile, and needs
+    # no runner. What it raises propagates as it is.
+    try:
+        first = work.send(None)
+    except StopIteration as stop:
+        done: T = stop.value
+        return done
     task = asyncio.current_task()
     before = task.cancelling() if task is not None else 0
-    runner: _Runner[T] = _Runner(work)
+    runner: _Runner[T] = _Runner(work, first)
     try:
         result = await runner
     except BaseException:
@@ -125,10 +133,12 @@ class HeldCancellation(asyncio.Future[Any]):
 class _Runner(Generic[T]):
     """Steps a coroutine in the awaiting task, shielding each future it waits on."""
 
-    __slots__ = ("cancelled", "error", "work")
+    __slots__ = ("cancelled", "error", "first", "work")
 
-    def __init__(self, work: Coroutine[Any, Any, T]) -> None:
+    def __init__(self, work: Coroutine[Any, Any, T], first: Any) -> None:
         self.work = work
+        #: What the work's first step waits on (it has run already).
+        self.first = first
         #: The cancellation held back, if one arrived.
         self.cancelled: asyncio.CancelledError | None = None
         #: What the work raised, if anything.
@@ -136,40 +146,38 @@ class _Runner(Generic[T]):
 
     def __await__(self) -> Generator[Any, None, T]:
         work = self.work
-        send: Any = None
+        waited, self.first = self.first, None
         while True:
-            try:
-                waited = work.send(send)
-            except StopIteration as stop:
-                result: T = stop.value
-                return result
-            except BaseException as exc:
-                self.error = exc
-                raise
-            send = None
             if waited is None:  # a bare yield (asyncio.sleep(0)): one turn of the loop
                 try:
                     yield None
                 except asyncio.CancelledError as exc:
                     self.cancelled = exc
-                continue
-            if type(waited) is HeldCancellation:
+            elif type(waited) is HeldCancellation:
                 # It refuses cancellation itself: the task's cancellation lands here
                 # once it is done, with no proxy (and no extra turn of the loop).
                 try:
                     yield waited
                 except asyncio.CancelledError as exc:
                     self.cancelled = exc
-                continue
-            # The task protocol: a future that the coroutine blocks on.
-            waited._asyncio_future_blocking = False
-            while not waited.done():
-                proxy = _proxy(waited)
-                try:
-                    yield proxy
-                except asyncio.CancelledError as exc:
-                    self.cancelled = exc
+            else:
+                # The task protocol: a future that the coroutine blocks on.
+                waited._asyncio_future_blocking = False
+                while not waited.done():
+                    proxy = _proxy(waited)
+                    try:
+                        yield proxy
+                    except asyncio.CancelledError as exc:
+                        self.cancelled = exc
             # The coroutine's own await reads the result (or the exception) itself.
+            try:
+                waited = work.send(None)
+            except StopIteration as stop:
+                result: T = stop.value
+                return result
+            except BaseException as exc:
+                self.error = exc
+                raise
 
 
 def _proxy(inner: asyncio.Future[Any]) -> asyncio.Future[Any]:
