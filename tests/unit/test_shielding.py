@@ -225,3 +225,28 @@ async def test_in_own_task_outside_shielded_is_cancelled_with_the_caller() -> No
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_work_that_never_waits_returns_or_raises_as_it_is() -> None:
+    """The first step runs as a plain call: no runner, the same result and error."""
+
+    async def at_once() -> str:
+        return "now"
+
+    async def fail_at_once() -> None:
+        raise KeyError("first step")
+
+    assert await shielded(at_once()) == "now"
+    with pytest.raises(KeyError, match="first step"):
+        await shielded(fail_at_once())
+
+
+async def test_a_cancellation_after_a_first_step_that_waits_is_held() -> None:
+    """Work whose first step waits goes on to its end; the cancellation comes afterwards."""
+    log: list[str] = []
+    task = asyncio.create_task(shielded(_steps(log, n=3, delay=0.01)))
+    await asyncio.sleep(0)  # the first step has run and waits on its sleep
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert log[-1] == "done"
